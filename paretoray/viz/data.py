@@ -1,0 +1,388 @@
+"""The view model of a run directory: what the dashboard and the report show, as plain JSON.
+
+Minimization is assumed. :func:`build_view` reads one snapshot of a run directory through the
+archive's public readers (``run.json``, the manifest, then each committed segment it lists,
+verified by size and sha256) and never takes the lock, so it may run while a writer appends.
+From that one snapshot it computes, without writing anything:
+
+- the front, merged segment by segment in commit order exactly as the store merges it (so it
+  equals ``paretoray.open(run_dir)`` for the same manifest), with how many points of each
+  segment entered the front when it was committed (the per-shard "accepted" count);
+- the history per round: the hypervolume and (when the true front is known) the IGD of the
+  nondominated set of all points with ``round <= r``, with a reference point fixed over the
+  whole history;
+- per-shard progress from the segments' ``round``/``shard`` columns, plus the NaN resets and
+  scheduler decisions that the coordinator's state records, when it has any;
+- the lineage of sessions from ``run.json``.
+
+The coordinator's state is read defensively: ``state.json`` (one JSON object) or a ``state/``
+folder of JSON / JSON-lines records, whichever exists; a missing or unreadable state only
+leaves those figures out.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import MutableMapping
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from paretoray.archive._fs import Location
+from paretoray.archive.reader import (
+    merge_table,
+    read_manifest,
+    read_run_meta,
+    read_segment,
+    schema_for,
+)
+from paretoray.archive.schema import list_to_numpy
+from paretoray.errors import ArchiveError
+
+__all__ = ["build_view", "true_front_of"]
+
+#: Columns of the point schema that are not shown as a network's metrics.
+_STANDARD = {"point_id", "round", "shard", "member", "algorithm", "objectives", "preference",
+             "x", "params_ref", "step", "time"}
+#: At most this many preference rays are drawn (the front's distinct preferences, spread).
+_MAX_RAYS = 64
+
+SegmentCache = MutableMapping[tuple[str, str], pa.Table]
+
+
+def _finite(values: np.ndarray) -> list[Any]:
+    """A nested list with NaN/inf replaced by None (JSON has no NaN)."""
+    arr = np.asarray(values, dtype=np.float64)
+    out = np.where(np.isfinite(arr), arr, np.nan).astype(object)
+    out[~np.isfinite(arr)] = None
+    return out.tolist()
+
+
+def _num(value: float) -> float | None:
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+@lru_cache(maxsize=32)
+def _true_front_cached(
+    name: str, options_json: str, n_points: int
+) -> tuple[tuple[float, ...], ...]:
+    from paretoray import problems
+
+    problem = problems.get(name, **json.loads(options_json))
+    if not problem.has_pareto_front:
+        return ()
+    front = problem.pareto_front(n_points).detach().cpu().double().numpy()
+    order = np.lexsort(front.T[::-1])
+    return tuple(map(tuple, front[order].tolist()))
+
+
+def true_front_of(meta: dict[str, Any], n_points: int = 200) -> np.ndarray | None:
+    """The true front of the run's problem, when the registry knows it.
+
+    The problem is rebuilt from ``run.json``'s ``problem`` name and its ``config``'s
+    ``problem_options``; custom problems (``custom_problem`` or a ``custom:`` name) and
+    problems without a known front give None.
+
+    Args:
+        meta: The run's ``run.json`` content.
+        n_points: About how many points to take on the front.
+
+    Returns:
+        A `t x m`-dim array sorted by the first objective, or None.
+    """
+    name = meta.get("problem")
+    if isinstance(name, dict):
+        name = name.get("name")
+    if not isinstance(name, str) or meta.get("custom_problem") or name.startswith("custom:"):
+        return None
+    config = meta.get("config") if isinstance(meta.get("config"), dict) else {}
+    options = config.get("problem_options") or {}
+    try:
+        front = _true_front_cached(name, json.dumps(options, sort_keys=True), n_points)
+    except Exception:  # unknown name or options this paretoray cannot build: show no truth
+        return None
+    if not front or len(front[0]) != meta["n_obj"]:
+        return None
+    return np.asarray(front, dtype=np.float64)
+
+
+def _read_state(loc: Location) -> dict[str, Any] | None:
+    """The coordinator's state: ``state.json``, or the records of a ``state/`` folder merged.
+
+    Records of the folder are JSON objects (one per ``.json`` file, or one per line of a
+    ``.jsonl`` file), read in name order; dict values are merged key by key and lists
+    concatenated, so ``committed`` and ``decisions`` accumulate over the records.
+    """
+    try:
+        state = loc.read_json("state.json")
+        if isinstance(state, dict):
+            return state
+    except (FileNotFoundError, ArchiveError, OSError):
+        pass
+    names = [n for n in loc.list_names("state") if n.endswith((".json", ".jsonl"))]
+    if not names:
+        return None
+    merged: dict[str, Any] = {}
+    for name in names:
+        try:
+            raw = loc.read_bytes(f"state/{name}").decode()
+        except (OSError, UnicodeDecodeError):
+            continue
+        lines = raw.splitlines() if name.endswith(".jsonl") else [raw]
+        for line in lines:
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue  # a record being written: the next poll sees it whole
+            if not isinstance(record, dict):
+                continue
+            for key, value in record.items():
+                old = merged.get(key)
+                if isinstance(old, dict) and isinstance(value, dict):
+                    old.update(value)
+                elif isinstance(old, list) and isinstance(value, list):
+                    old.extend(value)
+                else:
+                    merged[key] = value
+    return merged or None
+
+
+def _state_figures(state: dict[str, Any] | None) -> tuple[dict[int, int], dict[int, dict[str, int]],
+                                                           list[dict[str, Any]], Any]:
+    """NaN resets per shard, decision counts per shard, the decision log, current prefs."""
+    resets: dict[int, int] = {}
+    decisions: dict[int, dict[str, int]] = {}
+    log: list[dict[str, Any]] = []
+    if not state:
+        return resets, decisions, log, None
+    committed = state.get("committed")
+    records = committed.items() if isinstance(committed, dict) else []
+    for key, record in records:
+        if not isinstance(record, dict):
+            continue
+        shard = record.get("shard")
+        if shard is None and isinstance(key, str) and ":" in key:
+            shard = key.split(":", 1)[0]
+        metrics = record.get("metrics") if isinstance(record.get("metrics"), dict) else record
+        value = metrics.get("nan_resets")
+        try:
+            shard_i, value_i = int(shard), int(value)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue
+        resets[shard_i] = resets.get(shard_i, 0) + value_i
+    raw_log = state.get("decisions")
+    for entry in raw_log if isinstance(raw_log, list) else []:
+        if not isinstance(entry, dict) or "action" not in entry:
+            continue
+        try:
+            shard_i = int(entry.get("shard", -1))
+        except (TypeError, ValueError):
+            shard_i = -1
+        action = str(entry["action"])
+        counts = decisions.setdefault(shard_i, {})
+        counts[action] = counts.get(action, 0) + 1
+        log.append({"action": action, "shard": shard_i, "reason": str(entry.get("reason", "")),
+                    "time": entry.get("time")})
+    return resets, decisions, log, state.get("prefs")
+
+
+def _ref_point(meta: dict[str, Any], truth: np.ndarray | None, all_obj: np.ndarray) -> np.ndarray:
+    """``run.json``'s ``ref_point``, else ParetoSet's default rule on the truth or the points."""
+    m = meta["n_obj"]
+    ref = meta.get("ref_point")
+    if ref is not None:
+        return np.asarray(ref, dtype=np.float64).reshape(m)
+    base = truth if truth is not None else all_obj
+    if len(base) == 0:
+        return np.ones(m)
+    nadir, ideal = base.max(axis=0), base.min(axis=0)
+    margin = 0.1 * np.abs(nadir)
+    span = 0.1 * (nadir - ideal)
+    return nadir + np.where(margin > 0, margin, np.where(span > 0, span, 1.0))
+
+
+def _history(rounds: np.ndarray, objectives: np.ndarray, ref: np.ndarray,
+             truth: np.ndarray | None) -> dict[str, list[Any]]:
+    """Hypervolume, IGD and front size of all points with ``round <= r``, for each round r."""
+    from paretoray import indicators
+    from paretoray.archive.merge import merge_nondominated
+
+    order = np.argsort(rounds, kind="stable")
+    rs, obj = rounds[order], objectives[order]
+    starts = np.flatnonzero(np.r_[True, rs[1:] != rs[:-1]]) if len(rs) else np.zeros(0, int)
+    ends = np.r_[starts[1:], len(rs)]
+    front = np.zeros((0, objectives.shape[1]))
+    out: dict[str, list[Any]] = {"round": [], "hypervolume": [], "igd": [], "front_size": [],
+                                 "points": []}
+    for a, b in zip(starts.tolist(), ends.tolist(), strict=True):  # one merge per round
+        keep_front, keep_new = merge_nondominated(front, obj[a:b])
+        front = np.concatenate([front[keep_front], obj[a:b][keep_new]])
+        out["round"].append(int(rs[a]))
+        out["hypervolume"].append(_num(indicators.hypervolume(front, ref)))
+        out["igd"].append(None if truth is None else _num(indicators.igd(front, truth)))
+        out["front_size"].append(len(front))
+        out["points"].append(int(b))
+    return out
+
+
+def _signature(loc: Location) -> str:
+    """A cheap fingerprint that changes whenever the manifest or run.json is replaced."""
+    parts = []
+    for rel in ("run.json", "archive/manifest.json", "state.json"):
+        info = loc.fs.get_file_info(loc.path(rel))
+        parts.append(f"{info.size}:{info.mtime_ns}")
+    parts.append(",".join(loc.list_names("state")))
+    return "|".join(parts)
+
+
+def view_signature(run_dir: str | os.PathLike[str]) -> str:
+    """A short string that changes when the run directory's committed content changes."""
+    return _signature(Location(run_dir))
+
+
+def build_view(
+    run_dir: str | os.PathLike[str],
+    *,
+    cache: SegmentCache | None = None,
+    true_front_points: int = 200,
+) -> dict[str, Any]:
+    """Turn a run directory into a JSON-safe view model (read-only, lock-free).
+
+    Args:
+        run_dir: A local path or a pyarrow filesystem URI of a run directory (possibly being
+            written).
+        cache: An optional mapping ``(segment name, sha256) -> table`` kept between calls, so
+            that a poll parses only the segments committed since the last one (committed
+            segments never change).
+        true_front_points: About how many points of the true front to include.
+
+    Returns:
+        A dict of plain lists, numbers, strings and None (``json.dumps`` accepts it), with
+        keys ``run_dir``, ``name``, ``problem``, ``algorithm``, ``n_obj``, ``n_var``,
+        ``objective_names``, ``ref_point``, ``n_points`` (rows archived), ``n_segments``,
+        ``front`` (``point_id``, ``objectives`` (`k x m`), ``preference`` (`k x m`),
+        ``round``, ``shard``, ``step``, ``x`` (`k x d` or None), ``params_ref`` (or None),
+        ``metrics`` (name -> `k` values, or None)), ``true_front`` (`t x m` or None),
+        ``rays`` (`r x m` unit-sum preference vectors), ``history`` (per round:
+        ``round``, ``hypervolume``, ``igd``, ``front_size``, ``points``), ``sessions``,
+        ``shards`` (per shard: ``shard``, ``rounds``, ``last_round``, ``points``,
+        ``accepted``, ``nan_resets``, ``decisions``), ``decisions`` (the scheduler's log),
+        ``problems`` (segments skipped, with the reason) and ``signature``.
+
+    Raises:
+        ArchiveError: When ``run.json`` or the manifest is missing or unreadable.
+    """
+    loc = Location(run_dir)
+    signature = _signature(loc)
+    meta = read_run_meta(loc)
+    schema = schema_for(meta)
+    m, d = meta["n_obj"], meta.get("n_var")
+    manifest = read_manifest(loc)
+    cache = {} if cache is None else cache
+    front = schema.empty_table()
+    front_obj = np.zeros((0, m))
+    tables: list[pa.Table] = []
+    seg_accepted: list[int] = []
+    problems: list[dict[str, str]] = []
+    for entry in manifest.segments:  # one merge per segment, in commit order, as the store
+        key = (entry.name, entry.sha256)
+        table = cache.get(key)
+        if table is None:
+            table, problem = read_segment(loc, entry, schema)
+            if table is None:
+                problems.append({"segment": entry.name, "reason": problem or "unreadable"})
+                continue
+            cache[key] = table
+        front, front_obj, accepted = merge_table(front, front_obj, table)
+        tables.append(table)
+        seg_accepted.append(accepted)
+    points = pa.concat_tables([schema.empty_table(), *tables])
+    all_obj = list_to_numpy(points["objectives"], m)
+    all_round = points["round"].to_numpy().astype(np.int64)
+    all_shard = points["shard"].to_numpy().astype(np.int64)
+
+    truth = true_front_of(meta, true_front_points)
+    ref = _ref_point(meta, truth, all_obj)
+    history = _history(all_round, all_obj, ref, truth)
+
+    state = _read_state(loc)
+    resets, decisions, decision_log, prefs = _state_figures(state)
+    shards: list[dict[str, Any]] = []
+    seg_shard = [int(t["shard"][0].as_py()) if t.num_rows else -1 for t in tables]
+    for s in sorted(set(all_shard.tolist()) | set(resets) | {k for k in decisions if k >= 0}):
+        mine = all_shard == s
+        shard_rounds = np.unique(all_round[mine])
+        shards.append({
+            "shard": s, "rounds": len(shard_rounds),
+            "last_round": int(shard_rounds[-1]) if len(shard_rounds) else None,
+            "points": int(mine.sum()),
+            "accepted": int(sum(a for a, t in zip(seg_accepted, seg_shard, strict=True)
+                                if t == s)),
+            "nan_resets": resets.get(s) if state else None,
+            "decisions": decisions.get(s, {}),
+        })
+
+    pref = list_to_numpy(front["preference"], m)
+    rays_src = np.asarray(prefs, dtype=np.float64) if prefs is not None else pref
+    if rays_src.ndim != 2 or rays_src.shape[1] != m:
+        rays_src = pref
+    rays_src = rays_src[np.all(np.isfinite(rays_src), axis=1) & (rays_src.sum(axis=1) > 0)]
+    rays = np.unique(np.round(rays_src / rays_src.sum(axis=1, keepdims=True), 9), axis=0)
+    if len(rays) > _MAX_RAYS:
+        rays = rays[np.linspace(0, len(rays) - 1, _MAX_RAYS).round().astype(int)]
+
+    x = None
+    if d is not None and front.num_rows and front["x"].null_count < front.num_rows:
+        x = _finite(list_to_numpy(front["x"], d))
+    params = front["params_ref"].to_pylist() if "params_ref" in front.column_names else []
+    metric_cols = [c for c in front.column_names if c not in _STANDARD]
+    metrics = {c: front[c].to_pylist() for c in metric_cols} or None
+
+    lineage = meta.get("lineage") if isinstance(meta.get("lineage"), list) else []
+    sessions = [{"session": int(s.get("session", i + 1)),
+                 "first_round": int(s.get("first_round", 0)),
+                 "rounds": s.get("rounds"), "started": s.get("started"),
+                 "front_size_before": s.get("front_size_before")}
+                for i, s in enumerate(lineage) if isinstance(s, dict)]
+    problem = meta.get("problem")
+    algorithm = meta.get("algorithm")
+    return {
+        "run_dir": loc.display,
+        "name": os.path.basename(loc.root) or loc.display,
+        "problem": problem.get("name") if isinstance(problem, dict) else problem,
+        "algorithm": algorithm.get("name") if isinstance(algorithm, dict) else algorithm,
+        "created": meta.get("created"),
+        "n_obj": m,
+        "n_var": d,
+        "objective_names": meta["objective_names"],
+        "ref_point": _finite(ref),
+        "n_points": points.num_rows,
+        "n_segments": len(manifest.segments),
+        "last_commit": manifest.segments[-1].created if manifest.segments else None,
+        "front": {
+            "point_id": front["point_id"].to_pylist(),
+            "objectives": _finite(front_obj),
+            "preference": _finite(pref),
+            "round": front["round"].to_pylist(),
+            "shard": front["shard"].to_pylist(),
+            "step": front["step"].to_pylist(),
+            "algorithm": front["algorithm"].to_pylist(),
+            "x": x,
+            "params_ref": params if any(p is not None for p in params) else None,
+            "metrics": metrics,
+        },
+        "true_front": None if truth is None else _finite(truth),
+        "rays": _finite(rays),
+        "history": history,
+        "sessions": sessions,
+        "shards": shards,
+        "decisions": decision_log[-200:],
+        "problems": problems,
+        "signature": signature,
+    }
+
