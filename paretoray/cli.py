@@ -1,4 +1,4 @@
-"""The ``paretoray`` command: run, resume, show, list, verify, submit, demo.
+"""The ``paretoray`` command: run, resume, show, list, verify, submit, jobs, demo.
 
 Errors a user can cause print one clear message (no traceback) and exit with status 2.
 """
@@ -47,9 +47,17 @@ def _parser() -> argparse.ArgumentParser:
 
     subm = sub.add_parser("submit", help="submit `paretoray run CONFIG` through the Ray Jobs API")
     subm.add_argument("config")
-    subm.add_argument("--address", required=True, help="dashboard address, http://head:8265")
-    subm.add_argument("--working-dir", default=".", help="shipped to the cluster")
-    subm.add_argument("--no-wait", action="store_true", help="return after submitting")
+    subm.add_argument("--address", required=True, help="the head's dashboard, http://HEAD:8265")
+    subm.add_argument("--wait", action="store_true", help="stream the job's logs until it ends")
+    subm.add_argument("--runtime-env", default="py_modules",
+                      choices=["py_modules", "working_dir", "pip"],
+                      help="how paretoray gets onto the cluster (default: py_modules)")
+    subm.add_argument("--run-dir", help="the run directory on the head (absolute path)")
+
+    jobs = sub.add_parser("jobs", help="status, logs or stop of a submitted job")
+    jobs.add_argument("action", choices=["status", "logs", "stop"])
+    jobs.add_argument("job_id")
+    jobs.add_argument("--address", required=True, help="the head's dashboard, http://HEAD:8265")
 
     demo = sub.add_parser("demo", help="a real search on embedded Ray (what `make run` does)")
     demo.add_argument("--workers", type=int, default=2)
@@ -120,10 +128,18 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 def _cmd_submit(args: argparse.Namespace) -> int:
     from paretoray.distributed.jobs import submit
 
-    job_id = submit(args.config, address=args.address, working_dir=args.working_dir,
-                    wait=not args.no_wait)
+    job_id = submit(args.config, address=args.address, wait=args.wait,
+                    runtime_env=args.runtime_env, run_dir=args.run_dir)
     print(f"submitted job {job_id}")
+    if not args.wait:
+        print(f"follow it: paretoray jobs logs {job_id} --address {args.address}")
     return 0
+
+
+def _cmd_jobs(args: argparse.Namespace) -> int:
+    from paretoray.distributed.jobs import jobs_command
+
+    return jobs_command(args.action, args.job_id, address=args.address)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -159,7 +175,8 @@ def _summarize(front, run_dir: str, *, png: str | None = None, ref=None) -> None
 
 
 _COMMANDS = {"run": _cmd_run, "resume": _cmd_resume, "show": _cmd_show, "list": _cmd_list,
-             "verify": _cmd_verify, "submit": _cmd_submit, "demo": _cmd_demo}
+             "verify": _cmd_verify, "submit": _cmd_submit, "demo": _cmd_demo,
+             "jobs": _cmd_jobs}
 
 
 if __name__ == "__main__":
