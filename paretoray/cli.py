@@ -62,6 +62,15 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="a real search on embedded Ray (what `make run` does)")
     demo.add_argument("--workers", type=int, default=2)
     demo.add_argument("--run-dir")
+
+    dash = sub.add_parser("dashboard", help="a live, read-only web page of one or more runs")
+    dash.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    dash.add_argument("--port", type=int, default=8050, help="TCP port (0: any free port)")
+    dash.add_argument("--host", default="127.0.0.1", help="interface (default 127.0.0.1)")
+
+    rep = sub.add_parser("report", help="one self-contained HTML file of one or more runs")
+    rep.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    rep.add_argument("-o", "--output", default="report.html", help="HTML file to write")
     return p
 
 
@@ -174,9 +183,24 @@ def _summarize(front, run_dir: str, *, png: str | None = None, ref=None) -> None
         print(f"plot: {path}")
 
 
+def _cmd_dashboard(args: argparse.Namespace) -> int:
+    from paretoray.viz.server import serve
+
+    serve(args.run_dirs, host=args.host, port=args.port)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from paretoray.viz.report import write_report
+
+    path = write_report(args.run_dirs, args.output)
+    print(f"report: {path} ({path.stat().st_size / 1e6:.1f} MB, opens offline)")
+    return 0
+
+
 _COMMANDS = {"run": _cmd_run, "resume": _cmd_resume, "show": _cmd_show, "list": _cmd_list,
              "verify": _cmd_verify, "submit": _cmd_submit, "demo": _cmd_demo,
-             "jobs": _cmd_jobs}
+             "jobs": _cmd_jobs, "dashboard": _cmd_dashboard, "report": _cmd_report}
 
 
 if __name__ == "__main__":

@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from paretoray.archive._fs import Location
+from paretoray.archive._fs import Location, is_uri
+from paretoray.archive.pareto_set import ParetoSet
 from paretoray.archive.reader import (
     merge_table,
     read_manifest,
@@ -49,7 +50,7 @@ __all__ = ["build_view", "true_front_of"]
 _STANDARD = {"point_id", "round", "shard", "member", "algorithm", "objectives", "preference",
              "x", "params_ref", "step", "time"}
 #: At most this many preference rays are drawn (the front's distinct preferences, spread).
-_MAX_RAYS = 64
+_MAX_RAYS = 24
 
 SegmentCache = MutableMapping[tuple[str, str], pa.Table]
 
@@ -263,8 +264,10 @@ def build_view(
 
     Returns:
         A dict of plain lists, numbers, strings and None (``json.dumps`` accepts it), with
-        keys ``run_dir``, ``name``, ``problem``, ``algorithm``, ``n_obj``, ``n_var``,
-        ``objective_names``, ``ref_point``, ``n_points`` (rows archived), ``n_segments``,
+        keys ``run_dir``, ``open_path`` (what to pass to ``paretoray.open``), ``load_model``
+        (whether ``ParetoSet.load_model`` exists), ``name``, ``problem``, ``algorithm``,
+        ``n_obj``, ``n_var``, ``objective_names``, ``ref_point``, ``n_points`` (rows
+        archived), ``n_segments``,
         ``front`` (``point_id``, ``objectives`` (`k x m`), ``preference`` (`k x m`),
         ``round``, ``shard``, ``step``, ``x`` (`k x d` or None), ``params_ref`` (or None),
         ``metrics`` (name -> `k` values, or None)), ``true_front`` (`t x m` or None),
@@ -353,6 +356,8 @@ def build_view(
     algorithm = meta.get("algorithm")
     return {
         "run_dir": loc.display,
+        "open_path": loc.display if is_uri(run_dir) else loc.root,
+        "load_model": hasattr(ParetoSet, "load_model"),
         "name": os.path.basename(loc.root) or loc.display,
         "problem": problem.get("name") if isinstance(problem, dict) else problem,
         "algorithm": algorithm.get("name") if isinstance(algorithm, dict) else algorithm,

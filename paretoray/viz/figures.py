@@ -136,7 +136,7 @@ def history_figure(view: dict[str, Any]) -> go.Figure:
         fig.add_trace(go.Scatter(x=h["round"], y=h["igd"], mode="lines+markers", name="IGD",
                                  yaxis="y2", line={"dash": "dot"}))
         fig.update_layout(yaxis2={"title": {"text": "IGD"}, "overlaying": "y", "side": "right",
-                                  "type": "log", "showgrid": False})
+                                  "showgrid": False, "rangemode": "tozero"})
     for s in view["sessions"][1:]:
         x = s["first_round"] - 0.5
         fig.add_vline(x=x, line={"dash": "dash", "color": "gray"},
