@@ -177,8 +177,12 @@ def register(name: str):
 
 
 def get(name: str | Problem, **options: Any) -> Problem:
-    """Build the problem registered as ``name`` with ``options`` (a Problem passes through)."""
-    if isinstance(name, Problem):
+    """Build the problem registered as ``name`` with ``options`` (a Problem passes through).
+
+    Network problems (``paretoray.problems.networks``) share this registry and pass through
+    too; they are recognised by their ``is_network`` class flag.
+    """
+    if isinstance(name, Problem) or getattr(type(name), "is_network", False):
         return name
     return REGISTRY.get(name, **options)
 
