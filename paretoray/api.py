@@ -1,17 +1,20 @@
 """The faces of paretoray: :func:`search`, :func:`resume`, :func:`open`.
 
 A search is pymoo's ``minimize`` shape -- nouns in, a result out, the caller's objects
-never mutated -- with the archive on disk as the single source of truth: what
-:func:`search` returns is read back from the run directory, exactly what
-:func:`open` gives later.
+never mutated. :func:`search` and :func:`resume` resolve the user's input once into a
+frozen :class:`~paretoray.distributed.messages.RunPlan` and share one execution path;
+what they return is the front the coordinator holds when the session ends (the archive
+on disk holds the same points; :func:`open` re-reads it with checksums).
 """
 
 from __future__ import annotations
 
 import builtins
+import contextlib
 import json
 import math
 import os
+import shutil
 import time
 from typing import Any
 
@@ -19,7 +22,6 @@ import numpy as np
 
 from paretoray import algorithms as _algorithms
 from paretoray import archive as _archive
-from paretoray import problems as _problems
 from paretoray.algorithms.base import Weighting
 from paretoray.archive import ParetoSet
 from paretoray.config import CUSTOM_PREFIX, SearchConfig
@@ -61,7 +63,8 @@ def search(
             ``problem_options``, ``algorithm_options``, ``ref_point``...).
 
     Returns:
-        The :class:`ParetoSet` read back from ``run_dir``.
+        The :class:`ParetoSet` of the run: the front the coordinator holds when the
+        session ends (the same points :func:`open` reads back from ``run_dir``).
 
     Raises:
         ConfigError: A field is wrong (the message names it and the allowed values).
@@ -71,13 +74,13 @@ def search(
              "steps": steps, "workers": workers, "adapter": adapter, "run_dir": run_dir,
              "seed": seed, "address": address, **options}
     given = {k: v for k, v in given.items() if v is not None}
-    problem_obj = given.pop("problem", None) if isinstance(given.get("problem"), Problem) else None
-    algo_obj = (given.pop("algorithm", None)
-                if isinstance(given.get("algorithm"), Weighting) else None)
+    problem_obj = _problem_object(given.get("problem"))
+    algo_obj = (given.get("algorithm") if isinstance(given.get("algorithm"), Weighting)
+                else None)
     if problem_obj is not None:
-        given["problem"] = _object_name(problem_obj, _problems.REGISTRY)
+        given["problem"] = _object_name(problem_obj)
     if algo_obj is not None:
-        given["algorithm"] = _object_name(algo_obj, _algorithms.REGISTRY)
+        given["algorithm"] = _object_name(algo_obj)
     if config is not None:
         cfg = config.replace(**given) if given else config
     else:
@@ -87,33 +90,31 @@ def search(
         label = f"{cfg.problem}-{cfg.algorithm}".replace(CUSTOM_PREFIX, "")
         cfg = cfg.replace(run_dir=os.path.join("runs", f"{label}-{stamp}"))
     run_dir = str(cfg.run_dir)
-    if os.path.exists(os.path.join(run_dir, "run.json")):
-        raise ArchiveError(
-            f"run_dir={run_dir!r} already holds a run. Continue it with "
-            f"`paretoray.resume({run_dir!r}, steps=...)` (CLI: `paretoray resume {run_dir}`), "
-            "or choose another run_dir."
-        )
-    prob = problem_obj or _problems.get(cfg.problem, **cfg.problem_options)
-    algo = algo_obj or _algorithms.get(cfg.algorithm, **cfg.algorithm_options)
+    _check_new_run_dir(run_dir)
+    problem_f = _factory("problem", cfg.problem, cfg.problem_options, problem_obj)
+    prob = problem_f.build()
     _check_directions(cfg, prob)
+    ref = _ref_point(cfg, prob)
+    algorithm_f = _factory("algorithm", cfg.algorithm, _algorithm_options(cfg, ref), algo_obj)
+    algo = algorithm_f.build()
+    _check_device(cfg.device)
     from paretoray.preferences.adapters import initial_prefs
 
     prefs = np.asarray(initial_prefs(prob.n_obj, cfg.population, seed=cfg.seed), dtype=float)
-    ref = cfg.ref_point if cfg.ref_point is not None else prob.ref_point
-    if ref is not None and len(ref) != prob.n_obj:
-        raise ConfigError(
-            f"ref_point={list(ref)!r} has {len(ref)} entries; {prob!r} has {prob.n_obj} "
-            "objectives: give one reference value per objective."
-        )
     meta = {"problem": cfg.problem, "algorithm": cfg.algorithm,
-            "ref_point": None if ref is None else [float(r) for r in ref],
+            "ref_point": None if ref is None else list(ref),
             "objective_names": [f"f{i + 1}" for i in range(prob.n_obj)],
             "custom_problem": problem_obj is not None,
-            "custom_algorithm": algo_obj is not None}
-    core_kwargs = _core_kwargs(cfg, prob, algo, prefs, meta, create=True)
-    _run_session(cfg, core_kwargs, problem_obj or cfg.problem, algo_obj or cfg.algorithm,
-                 cfg.steps)
-    return open(run_dir)
+            "custom_algorithm": algo_obj is not None,
+            "initial_prefs": prefs.tolist()}
+    plan = _run_plan(cfg, problem_f, algorithm_f, prob, algo, prefs, ref, cfg.steps,
+                     create=True, meta=meta)
+    existed = os.path.exists(run_dir)
+    try:
+        return _execute(plan, cfg)
+    except BaseException:
+        _discard_if_empty(run_dir, existed)
+        raise
 
 
 def resume(
@@ -136,20 +137,28 @@ def resume(
     Args:
         run_dir: A run directory written by :func:`search`.
         steps: More engine steps per member.
-        workers, address: Override the run's values.
+        workers: Override the run's number of workers.
+        address: The Ray cluster to run on now (None: embedded Ray). The address recorded
+            in ``run.json`` is never used: a run directory is data, not instructions.
         problem, algorithm: The objects, when the run was made with custom ones.
         progress: Override the run's progress setting.
 
     Returns:
-        The :class:`ParetoSet` read back from ``run_dir``.
+        The :class:`ParetoSet` of the whole run after this session.
     """
     meta = _read_meta(run_dir)
+    try:
+        steps = int(steps)
+    except (TypeError, ValueError):
+        raise ConfigError(f"steps={steps!r} is not allowed; allowed values: integers >= 1.") \
+            from None
+    if steps < 1:
+        raise ConfigError(f"steps={steps!r} is not allowed; allowed values: integers >= 1.")
     cfg = SearchConfig.from_dict(meta["config"])
-    changes: dict[str, Any] = {"steps": int(steps)}
+    # run.json is data, not instructions: the cluster is the one the caller names now
+    changes: dict[str, Any] = {"steps": steps, "address": address, "run_dir": str(run_dir)}
     if workers is not None:
         changes["workers"] = workers
-    if address is not None:
-        changes["address"] = address
     if progress is not None:
         changes["progress"] = progress
     cfg = cfg.replace(**changes)
@@ -159,13 +168,18 @@ def resume(
                 f"{run_dir!r} was made with a custom {key} object ({meta[key]!r}); pass it "
                 f"again: `paretoray.resume({run_dir!r}, steps, {key}=...)`."
             )
-    prob = problem or _problems.get(cfg.problem, **cfg.problem_options)
-    algo = algorithm or _algorithms.get(cfg.algorithm, **cfg.algorithm_options)
+    problem_obj = _problem_object(problem)
+    problem_f = _factory("problem", cfg.problem, cfg.problem_options, problem_obj)
+    prob = problem_f.build()
+    ref = meta.get("ref_point")
+    ref = None if ref is None else tuple(float(r) for r in ref)
+    algorithm_f = _factory("algorithm", cfg.algorithm, _algorithm_options(cfg, ref), algorithm)
+    algo = algorithm_f.build()
+    _check_device(cfg.device)
     prefs = np.asarray(meta.get("initial_prefs", []), dtype=float)
-    core_kwargs = _core_kwargs(cfg, prob, algo, prefs, {}, create=False)
-    core_kwargs["run_dir"] = run_dir
-    _run_session(cfg, core_kwargs, problem or cfg.problem, algorithm or cfg.algorithm, int(steps))
-    return open(run_dir)
+    plan = _run_plan(cfg, problem_f, algorithm_f, prob, algo, prefs, ref, steps,
+                     create=False, meta={})
+    return _execute(plan, cfg)
 
 
 def open(run_dir: str) -> ParetoSet:
@@ -174,40 +188,133 @@ def open(run_dir: str) -> ParetoSet:
 
 
 # ---------------------------------------------------------------------- helpers
-def _run_session(cfg: SearchConfig, core_kwargs: dict[str, Any], prob: str | Problem,
-                 algo: str | Weighting, steps: int) -> dict[str, Any]:
-    """Run ``steps`` more steps per member; ``prob``/``algo`` are names or objects."""
-    from paretoray.distributed.runner import Session, run_local, run_on_ray
+def _execute(plan: Any, cfg: SearchConfig) -> ParetoSet:
+    """The one execution path of :func:`search` and :func:`resume`."""
+    from paretoray.distributed.runner import run_session
 
-    spec = {
-        "problem": prob, "problem_options": cfg.problem_options,
-        "algorithm": algo, "algorithm_options": cfg.algorithm_options,
-        "lr": cfg.lr, "optimizer": cfg.optimizer, "seed": cfg.seed, "device": cfg.device,
-        "steps_per_round": min(cfg.steps_per_round, steps),
-        "checkpoint_every": cfg.checkpoint_every,
-        "ref_point": core_kwargs["meta"].get("ref_point", _read_ref(core_kwargs["run_dir"])),
-    }
-    rounds = max(1, math.ceil(steps / spec["steps_per_round"]))
-    session = Session(spec=spec, rounds=rounds, workers=cfg.workers,
-                      resources=dict(cfg.resources), max_failures=cfg.max_failures,
-                      stop_after=cfg.stop_after_idle_rounds, address=cfg.address,
-                      progress=cfg.progress)
-    if cfg.workers == 0:
-        return run_local(core_kwargs, session)
-    return run_on_ray(core_kwargs, session)
+    try:
+        outcome = run_session(plan, cfg, _ray_settings(cfg), progress=bool(cfg.progress))
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(
+            f"search interrupted; every committed round is in {plan.run_dir!r}. Continue "
+            f"with `paretoray resume {plan.run_dir}`.") from None
+    return outcome.front
 
 
-def _core_kwargs(cfg: SearchConfig, prob: Problem, algo: Weighting, prefs: np.ndarray,
-                 meta: dict[str, Any], *, create: bool) -> dict[str, Any]:
+def _run_plan(cfg: SearchConfig, problem_f: Any, algorithm_f: Any, prob: Problem,
+              algo: Weighting, prefs: np.ndarray, ref: tuple[float, ...] | None, steps: int,
+              *, create: bool, meta: dict[str, Any]) -> Any:
+    from paretoray.distributed.messages import RunPlan
+
     true_front = None
     if prob.has_pareto_front:
         true_front = prob.pareto_front(500).detach().cpu().numpy()
-    if create:
-        meta = {**meta, "initial_prefs": prefs.tolist()}
-    return {"run_dir": str(cfg.run_dir), "config": cfg.to_dict(), "n_obj": prob.n_obj,
-            "n_var": prob.n_var, "prefs": prefs, "n_shards": max(1, cfg.workers),
-            "meta": meta, "create": create, "coupled": not algo.per_member,
-            "true_front": true_front}
+    rounds = max(1, math.ceil(int(steps) / min(int(cfg.steps_per_round), int(steps))))
+    sched = getattr(cfg, "scheduler", None)
+    reaim_after = getattr(sched, "reaim_after", 2) if sched is not None else 2
+    stop_after = (getattr(sched, "stop_after_idle_rounds", None) if sched is not None
+                  else getattr(cfg, "stop_after_idle_rounds", None))
+    return RunPlan(
+        run_dir=str(cfg.run_dir), config=cfg.to_dict(), problem=problem_f,
+        algorithm=algorithm_f, n_obj=prob.n_obj, n_var=prob.n_var, ref_point=ref,
+        initial_prefs=prefs, workers=max(1, int(cfg.workers)), rounds=rounds, create=create,
+        meta=meta, coupled=not algo.per_member, true_front=true_front,
+        reaim_after=reaim_after, stop_after=stop_after, adapter=cfg.adapter,
+        adapter_options=dict(cfg.adapter_options), seed=int(cfg.seed))
+
+
+def _ray_settings(cfg: SearchConfig) -> Any:
+    from paretoray.distributed.runner import RaySettings
+
+    group = getattr(cfg, "ray", None)
+    src = group if group is not None else cfg
+    return RaySettings(
+        address=getattr(src, "address", None),
+        resources=dict(getattr(src, "resources", {"cpu": 1, "gpu": 0})),
+        max_failures=int(getattr(src, "max_failures", 2)),
+        coordinator_restarts=int(getattr(src, "coordinator_restarts", 3)),
+        allow_unauthenticated=bool(getattr(src, "allow_unauthenticated", False)))
+
+
+def _factory(kind: str, name: str, options: dict[str, Any], obj: Any) -> Any:
+    from paretoray.distributed.messages import Factory
+
+    return Factory(kind, name, {} if obj is not None else dict(options), obj)  # type: ignore[arg-type]
+
+
+def _problem_object(value: Any) -> Problem | None:
+    """A problem the user handed in as an object (pymoo and BoTorch ones are wrapped)."""
+    if value is None or isinstance(value, str):
+        return None
+    if isinstance(value, Problem):
+        return value
+    from paretoray.problems.wrappers import as_problem
+
+    return as_problem(value)
+
+
+def _algorithm_options(cfg: SearchConfig, ref: tuple[float, ...] | None) -> dict[str, Any]:
+    """The algorithm's options; a weighting that takes a reference point gets the run's."""
+    import inspect
+
+    options = dict(cfg.algorithm_options)
+    if ref is not None and "ref_point" not in options:
+        with contextlib.suppress(Exception):
+            factory = _algorithms.REGISTRY.factory(cfg.algorithm)
+            if "ref_point" in inspect.signature(factory).parameters:
+                options["ref_point"] = list(ref)
+    return options
+
+
+def _ref_point(cfg: SearchConfig, prob: Problem) -> tuple[float, ...] | None:
+    ref = cfg.ref_point if cfg.ref_point is not None else prob.ref_point
+    if ref is None:
+        return None
+    ref = [float(r) for r in (ref.tolist() if hasattr(ref, "tolist") else ref)]
+    if len(ref) != prob.n_obj:
+        raise ConfigError(
+            f"ref_point={ref!r} has {len(ref)} entries; {prob!r} has {prob.n_obj} "
+            "objectives: give one reference value per objective."
+        )
+    return tuple(ref)
+
+
+def _check_device(device: str) -> None:
+    if device == "cuda":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                "device='cuda' is not allowed on this machine: torch sees no CUDA device. "
+                "Use device='auto' (CUDA where present) or 'cpu'.")
+
+
+def _check_new_run_dir(run_dir: str) -> None:
+    if os.path.exists(os.path.join(run_dir, "run.json")):
+        raise ArchiveError(
+            f"run_dir={run_dir!r} already holds a run. Continue it with "
+            f"`paretoray.resume({run_dir!r}, steps=...)` (CLI: `paretoray resume {run_dir}`), "
+            "or choose another run_dir."
+        )
+    if os.path.exists(run_dir) and not os.path.isdir(run_dir):
+        raise ConfigError(
+            f"run_dir={run_dir!r} is a file, not a directory; choose a new directory path.")
+
+
+def _discard_if_empty(run_dir: str, existed: bool) -> None:
+    """A search that failed before its first commit leaves no run directory behind."""
+    if existed or not os.path.isdir(run_dir):
+        return
+    try:
+        from paretoray.archive._fs import Location
+        from paretoray.archive.reader import read_manifest
+
+        manifest = read_manifest(Location(run_dir))
+    except Exception:
+        manifest = None
+    if manifest is not None and manifest.segments:
+        return  # something was committed: keep it (resume continues it)
+    shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def _read_meta(run_dir: str) -> dict[str, Any]:
@@ -217,18 +324,18 @@ def _read_meta(run_dir: str) -> dict[str, Any]:
             f"{run_dir!r} is not a paretoray run directory (no run.json). Start a run with "
             "`paretoray.search(..., run_dir=...)`."
         )
-    with builtins.open(path) as fh:
-        return json.load(fh)
+    try:
+        with builtins.open(path) as fh:
+            return json.load(fh)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ArchiveError(
+            f"{path!r} is not valid JSON ({exc}); restore run.json from a backup of the run "
+            "directory (the archive's segments are intact).") from None
 
 
-def _object_name(obj: Any, registry: Any) -> str:
+def _object_name(obj: Any) -> str:
     """The name a run records for a problem/algorithm passed as an object."""
     return f"{CUSTOM_PREFIX}{getattr(obj, 'name', '') or type(obj).__name__}"
-
-
-def _read_ref(run_dir: str) -> list[float] | None:
-    path = os.path.join(run_dir, "run.json")
-    return _read_meta(run_dir).get("ref_point") if os.path.exists(path) else None
 
 
 def _check_directions(cfg: SearchConfig, prob: Problem) -> None:

@@ -2,43 +2,73 @@
 
 Status: beta.
 
-Per round, each shard asks :meth:`CoordinatorCore.next_round` for its preference vectors
-(plus, for population-coupled weightings, a context front of other shards' points, and
-restart points for its members), runs its engine steps, and hands its points to
-:meth:`CoordinatorCore.offer`. An offer is merged into the archive exactly once per
-``(shard, round)``: a trial restarted from an older checkpoint replays rounds that are
-already committed, and those offers are answered from the record without writing.
+It speaks the :class:`Coordinator` protocol -- ``begin_session``, ``next_round``, ``offer``,
+``summary``, ``front``, ``close`` -- in typed messages (:mod:`.messages`).
+:class:`CoordinatorCore` implements it with no Ray in it (the in-process ``workers=0``
+search uses it as it is); :func:`coordinator_actor` runs the same class as a Ray actor and
+:class:`ActorCoordinator` is the worker-side handle that speaks the protocol to it.
 
-After each offer the preference adapter moves that shard's vectors, seeing every
-shard's current vectors and the global front. Everything the coordinator needs to go on
-(round counters, reference vectors, the committed (shard, round) pairs, scheduler
-decisions) is in ``RUN_DIR/state.json``, written atomically after each commit, so a
-restarted coordinator (Ray ``max_restarts``) or a ``resume`` reloads it from disk.
+Cost per commit (the coordinator serves every shard, so this decides how many workers a
+run can have):
 
-:class:`CoordinatorCore` has no Ray in it (the in-process ``workers=0`` search uses it
-directly); :func:`coordinator_actor` wraps it as a Ray actor.
+- the segment write and the merge into the front grow with the points offered (the
+  merge is incremental, ``archive/merge.py``); the (shard, round) key is recorded in the
+  manifest in the same atomic step, so a replayed offer is answered without writing;
+- one small record is appended to ``state/log.jsonl`` (:mod:`.state`);
+- the idle rule is O(1);
+- the work that reads the whole front -- the adapter moving every preference vector,
+  the hypervolume and IGD shown in the progress table -- runs once per *global* round
+  (when every active shard has committed it), i.e. amortized over the shards' commits;
+- a population-coupled shard's context front is sent as what changed since its last
+  round (:class:`~.messages.ContextDelta`), and start points (nearest archive point per
+  ray) only in a resumed session's first round or after a re-aim.
 """
 
 from __future__ import annotations
 
-import inspect
 import itertools
 import logging
 import os
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import torch
 
 from paretoray import indicators
 from paretoray.archive import ParetoSet, Store
+from paretoray.distributed.idle import IdleRule
+from paretoray.distributed.messages import (
+    ContextDelta,
+    Offer,
+    Receipt,
+    RoundPlan,
+    RoundProgress,
+    RunPlan,
+    SessionStart,
+    Summary,
+)
+from paretoray.distributed.state import CoordinatorState, StateLog
 from paretoray.preferences import adapters as _adapters
+from paretoray.preferences.geometry import largest_gaps, nearest_by_angle, to_simplex
 
 log = logging.getLogger("paretoray.coordinator")
 
-#: Most context points sent to one shard per round.
-MAX_CONTEXT = 256
+
+class Coordinator(Protocol):
+    """What a shard and the driver may ask of a coordinator (in-process or a Ray actor)."""
+
+    def begin_session(self, rounds: int) -> SessionStart: ...
+
+    def next_round(self, shard: int, round: int) -> RoundPlan: ...
+
+    def offer(self, offer: Offer) -> Receipt: ...
+
+    def summary(self) -> Summary: ...
+
+    def front(self) -> ParetoSet: ...
+
+    def close(self) -> None: ...
 
 
 def split_population(population: int, shards: int) -> list[range]:
@@ -47,333 +77,360 @@ def split_population(population: int, shards: int) -> list[range]:
     return [range(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
 
-def largest_gaps(front: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ``k`` largest gaps of a front, as midpoints and the pairs that bound them.
-
-    The front is normalized by its ideal and nadir points. Candidate gaps are the
-    midpoints of neighbouring pairs -- consecutive points along the front for ``m = 2``,
-    each point with its ``3m`` nearest neighbours for ``m > 2`` -- scored by the distance
-    from the midpoint to the nearest front point (the radius of the empty ball there).
-
-    Args:
-        front: A `n x m`-dim array of nondominated objective vectors (``n >= 2``).
-        k: How many gaps (repeated, largest first, when there are fewer candidates).
-
-    Returns:
-        ``(midpoints, i, j)``: a `k x m`-dim array in the original scale, and the index
-        pairs of the points that bound each gap.
-    """
-    n, m = front.shape
-    lo, hi = front.min(0), front.max(0)
-    z = (front - lo) / np.where(hi > lo, hi - lo, 1.0)
-    if m == 2:
-        order = np.argsort(z[:, 0], kind="stable")
-        i, j = order[:-1], order[1:]
-    else:
-        d = np.linalg.norm(z[:, None, :] - z[None, :, :], axis=-1)
-        nn = np.argsort(d, axis=1, kind="stable")[:, 1:1 + min(n - 1, 3 * m)]
-        i, j = np.repeat(np.arange(n), nn.shape[1]), nn.ravel()
-        keep = i < j
-        i, j = i[keep], j[keep]
-    mid = (z[i] + z[j]) / 2
-    score = np.linalg.norm(mid[:, None, :] - z[None, :, :], axis=-1).min(1)
-    take = np.resize(np.argsort(-score, kind="stable"), k)
-    i, j = i[take], j[take]
-    return (front[i] + front[j]) / 2, i, j
-
-
 class CoordinatorCore:
     """Owns the archive and the reference vectors of one run.
 
     Args:
-        run_dir: The run directory.
-        config: The run's configuration as a JSON-safe dict (``SearchConfig.to_dict()``).
-        n_obj, n_var: Problem dimensions.
-        prefs: A `P x m`-dim array of initial reference vectors (ignored on resume, when
-            the saved vectors are used).
-        n_shards: Number of shards the population is split into.
-        meta: Extra run.json fields for a new run (problem/algorithm names, ref point...).
-        create: Make a new run directory (False: open an existing one and go on).
-        coupled: The weighting reads a context front (population-coupled).
-        true_front: A `k x m`-dim array of the true front, for IGD in :meth:`summary`.
+        plan: The resolved run. For a new run (``plan.create``) the run directory is
+            created; otherwise (a resume, or a coordinator restarted by Ray) it is opened
+            and the state reloaded from ``state/`` and the manifest.
     """
 
-    def __init__(
-        self,
-        run_dir: str,
-        config: dict[str, Any],
-        *,
-        n_obj: int,
-        n_var: int | None,
-        prefs: np.ndarray,
-        n_shards: int,
-        meta: dict[str, Any] | None = None,
-        create: bool = True,
-        coupled: bool = False,
-        true_front: np.ndarray | None = None,
-    ) -> None:
-        self.run_dir = str(run_dir)
-        self.config = config
-        self.n_shards = n_shards
-        self.coupled = coupled
-        self.true_front = None if true_front is None else np.asarray(true_front, dtype=float)
-        if create and not os.path.exists(os.path.join(self.run_dir, "run.json")):
+    def __init__(self, plan: RunPlan) -> None:
+        self.plan = plan
+        self.run_dir = plan.run_dir
+        self.n_shards = max(1, plan.workers)
+        self.ref_point = None if plan.ref_point is None else np.asarray(plan.ref_point, float)
+        self.true_front = plan.true_front
+        if plan.create and not os.path.exists(os.path.join(self.run_dir, "run.json")):
             # (a coordinator restarted by Ray re-runs __init__: it then opens, not creates)
-            self.store = Store.create(self.run_dir, n_obj=n_obj, n_var=n_var,
-                                      meta={"config": config, **(meta or {})})
+            meta = {"config": plan.config, **plan.meta}
+            self.store = Store.create(self.run_dir, n_obj=plan.n_obj, n_var=plan.n_var,
+                                      meta=meta)
         else:
             self.store = Store.open(self.run_dir)
-        self.adapter = _build_adapter(config)
-        state = self.store.read_state()
+        self.adapter = _build_adapter(plan)
+        self.idle = IdleRule(plan.reaim_after, plan.stop_after)
+        self.log = StateLog(self.run_dir)
+        state = self.log.load()
         if state is None:
-            population = len(prefs)
-            state = {
-                "prefs": np.asarray(prefs, dtype=float).tolist(),
-                "shards": [[r.start, r.stop] for r in split_population(population, n_shards)],
-                "round": [0] * n_shards,
-                "committed": {},
-                "decisions": [],
-                "reaim": [],
-                "offset": 0,
-            }
-        if len(state["shards"]) != n_shards:
-            # a resume with another number of workers: re-split the same population; the
-            # round numbering continues from the furthest shard, so keys stay unique
-            population = state["shards"][-1][1]
-            state["shards"] = [[r.start, r.stop]
-                               for r in split_population(population, n_shards)]
-            state["round"] = [max(state["round"])] * n_shards
+            state = CoordinatorState(
+                prefs=np.asarray(plan.initial_prefs, dtype=float).copy(),
+                shards=[[r.start, r.stop] for r in split_population(
+                    len(plan.initial_prefs), self.n_shards)],
+                rounds=[0] * self.n_shards)
+        # The manifest, not the state, says which rounds were committed: a lost or stale
+        # state never renumbers rounds (so no (shard, round) key can be reused).
+        last = _last_round(self.store)
+        if len(state.shards) != self.n_shards:
+            # a resume with another number of workers: re-split the same population
+            population = state.shards[-1][1]
+            state.shards = [[r.start, r.stop]
+                            for r in split_population(population, self.n_shards)]
+            state.rounds = [max(state.rounds, default=0)] * self.n_shards
+        state.rounds = [max(r, last + 1) for r in state.rounds]
         self.state = state
-        self.prefs = np.asarray(state["prefs"], dtype=float)
-        self._pending_restart: dict[int, np.ndarray] = {}
-        self._started = time.time()
-        self._save_state()
+        self._receipts: dict[tuple[int, int], Receipt] = {}
+        self._restart: dict[int, np.ndarray] = {}
+        self._started: set[int] = set()
+        self._sent: dict[int, np.ndarray] = {}
+        self._stopped: set[int] = set()
+        self._first_round = max(state.rounds, default=0)
+        self._last_round = self._first_round
+        self._global_round = self._first_round
+        self._offers = 0
+        self._session_decisions: dict[str, int] = {}
 
-    # ------------------------------------------------------------------ plumbing
-    def _save_state(self) -> None:
-        self.state["prefs"] = self.prefs.tolist()
-        self.store.write_state(self.state)
+    # ------------------------------------------------------------------ the protocol
+    def begin_session(self, rounds: int) -> SessionStart:
+        """Start a (new or resumed) session of ``rounds`` rounds per shard.
 
-    def shard_members(self, shard: int) -> range:
-        a, b = self.state["shards"][shard]
-        return range(a, b)
-
-    def shard_ranges(self) -> list[list[int]]:
-        """``[start, stop]`` member indices of every shard."""
-        return [list(r) for r in self.state["shards"]]
-
-    def begin_session(self, rounds: int) -> int:
-        """Start a (new or resumed) search session of ``rounds`` rounds per shard.
-
-        Returns the round offset: rounds of a resumed run continue the numbering, so a
-        segment's ``round`` column stays unique across the run's lineage.
+        Rounds of a resumed run continue the numbering, so ``(shard, round)`` stays a
+        unique key across the run's lineage.
         """
-        offset = max(self.state["round"]) if self.state["round"] else 0
-        self.state["offset"] = offset
-        self.state["session_rounds"] = rounds
+        first = max(self.state.rounds, default=0)
+        self.state.rounds = [first] * self.n_shards
+        self._first_round = self._global_round = first
+        self._last_round = first + int(rounds)
+        self.state.sessions += 1
         lineage = list(self.store.meta.get("lineage", []))
-        lineage.append({"session": len(lineage) + 1, "first_round": offset, "rounds": rounds,
-                        "config": self.config, "started": time.time(),
-                        "front_size_before": len(self.store.front())})
+        lineage.append({"session": len(lineage) + 1, "first_round": first,
+                        "rounds": int(rounds), "config": self.plan.config,
+                        "started": time.time(), "front_size_before": len(self.store.front())})
         self.store.update_meta(lineage=lineage)
-        self._save_state()
-        return offset
+        self.log.compact(self.state, session=None)
+        return SessionStart(first, tuple((a, b) for a, b in self.state.shards))
 
-    # ------------------------------------------------------------------ the verbs
-    def next_round(self, shard: int, round: int) -> dict[str, Any]:
-        """What shard ``shard`` should do in ``round`` (absolute round number).
+    def next_round(self, shard: int, round: int) -> RoundPlan:
+        """What ``shard`` does in absolute round ``round``."""
+        a, b = self.state.shards[shard]
+        prefs = self.state.prefs[a:b].copy()
+        if shard in self._stopped or round >= self._last_round:
+            return RoundPlan(shard, round, prefs, stop=True)
+        start_x = self._restart.pop(shard, None)
+        front = None
+        if start_x is None and shard not in self._started and round == self._first_round:
+            # a resumed session: members start at the archive points nearest their rays
+            front = self.store.front()
+            if len(front) and front.x is not None:
+                start_x = np.array(front.x[nearest_by_angle(front.objectives, prefs)])
+        self._started.add(shard)
+        context = self._context(shard, front) if self.plan.coupled else None
+        return RoundPlan(shard, round, prefs, context=context, start_x=start_x)
 
-        Returns a dict with ``prefs`` (`p x m`), ``context`` (`k x m` or None),
-        ``fallback_x`` (`p x d` or None: archive points nearest each member's
-        preference, where NaN members restart), ``restart_x`` (`p x d` or None: set when
-        the scheduler re-aimed this shard) and ``stop`` (bool).
-        """
-        members = self.shard_members(shard)
-        prefs = self.prefs[members.start:members.stop]
-        front = self.store.front()
-        plan: dict[str, Any] = {"prefs": prefs.copy(), "context": None, "fallback_x": None,
-                                "restart_x": self._pending_restart.pop(shard, None),
-                                "stop": False}
-        if len(front) == 0:
-            return plan
-        F = front.objectives
-        if self.coupled:
-            plan["context"] = self._context(front, prefs, shard)
-        if front.x is not None:
-            plan["fallback_x"] = front.x[_nearest_by_angle(F, prefs)]
-        return plan
-
-    def offer(
-        self,
-        shard: int,
-        round: int,
-        objectives: np.ndarray,
-        *,
-        preference: np.ndarray,
-        x: np.ndarray | None,
-        member: np.ndarray,
-        step: int,
-        algorithm: str,
-        metrics: dict[str, float] | None = None,
-    ) -> dict[str, Any]:
-        """Merge a shard's points of one round into the archive (once per (shard, round)).
-
-        Returns a dict: ``accepted`` (points that entered the front), ``front_size``,
-        ``hypervolume`` of the global front, ``duplicate`` (True when this (shard, round)
-        was already committed and nothing was written).
-        """
-        key = f"{shard}:{round}"
-        done = self.state["committed"].get(key)
-        if done is not None:
-            return {**done, "duplicate": True}
+    def offer(self, offer: Offer) -> Receipt:
+        """Commit a shard's points of one round, exactly once per ``(shard, round)``."""
+        key = (int(offer.shard), int(offer.round))
+        if key in self._receipts:
+            return _as_duplicate(self._receipts[key])
         result = self.store.append(
-            np.asarray(objectives, dtype=float), preference=np.asarray(preference, dtype=float),
-            x=None if x is None else np.asarray(x, dtype=float), round=round, shard=shard,
-            member=np.asarray(member), algorithm=algorithm, step=step,
+            np.asarray(offer.objectives, dtype=float),
+            preference=np.asarray(offer.preference, dtype=float),
+            x=None if offer.x is None else np.asarray(offer.x, dtype=float),
+            round=key[1], shard=key[0], member=np.asarray(offer.member),
+            algorithm=offer.algorithm, step=offer.step,
         )
-        front = self.store.front()
-        hv = self._hypervolume(front)
-        record = {"accepted": int(result.accepted), "rejected": int(result.rejected),
-                  "front_size": int(result.front_size), "hypervolume": hv,
-                  "segment": result.segment, "time": time.time()}
-        if metrics:
-            record["metrics"] = {k: float(v) for k, v in metrics.items()}
-        self.state["committed"][key] = record
-        self.state["round"][shard] = max(self.state["round"][shard], round + 1)
-        self._adapt(shard, front, round)
-        self._save_state()
-        return {**record, "duplicate": False}
+        if getattr(result, "duplicate", False):
+            # committed by an earlier life of this coordinator: the manifest knows it
+            receipt = Receipt(result.accepted, result.rejected, result.front_size,
+                              duplicate=True)
+            self._receipts[key] = receipt
+            return receipt
+        shard, rnd = key
+        self.state.rounds[shard] = max(self.state.rounds[shard], rnd + 1)
+        self.log.append({"kind": "commit", "shard": shard, "round": rnd,
+                         "accepted": int(result.accepted), "rejected": int(result.rejected),
+                         "front_size": int(result.front_size), "segment": result.segment,
+                         "time": time.time(), "steps": offer.stats.steps,
+                         "nan_resets": offer.stats.nan_resets,
+                         "nonfinite": offer.stats.nonfinite,
+                         "engine_s": offer.stats.engine_s, "node": offer.stats.node})
+        self._offers += 1
+        decision = self.idle.decide(shard, int(result.accepted))
+        if decision == "reaim" and not self._reaim(shard):
+            decision = "continue"
+        if decision != "continue":
+            self._record_decision(decision, shard,
+                                  f"{self.idle.idle_rounds(shard)} rounds without an "
+                                  "accepted point")
+        if decision == "stop" or rnd + 1 >= self._last_round:
+            self._stopped.add(shard)
+        progress = self._maybe_complete_round()
+        receipt = Receipt(int(result.accepted), int(result.rejected), int(result.front_size),
+                          decision=decision, progress=progress)
+        self._receipts[key] = receipt
+        return receipt
 
-    def reaim(self, shard: int, reason: str = "") -> bool:
-        """Point a shard's preferences at the largest gaps of the front and restart its
-        members from archive points that bound those gaps. Returns whether it did."""
+    def summary(self) -> Summary:
         front = self.store.front()
-        members = self.shard_members(shard)
-        p = len(members)
+        hv, igd = self._indicators(front)
+        return Summary(front_size=len(front), hypervolume=hv, igd=igd,
+                       rounds=tuple(self.state.rounds), offers=self._offers,
+                       decisions=dict(self._session_decisions))
+
+    def front(self) -> ParetoSet:
+        """The global front as the coordinator holds it (every committed offer)."""
+        return self.store.front()
+
+    def close(self) -> None:
+        """Compact the state and the front, and release the lock (idempotent)."""
+        if self.store.closed:
+            return
+        try:
+            self.log.compact(self.state, session=self.state.sessions or None)
+        finally:
+            self.store.close()
+
+    # ------------------------------------------------------------------ helpers
+    def _maybe_complete_round(self) -> RoundProgress | None:
+        """Once every active shard has committed a round: adapt, measure, report."""
+        live = [r for s, r in enumerate(self.state.rounds) if s not in self._stopped]
+        done = min(live) if live else max(self.state.rounds, default=0)
+        if done <= self._global_round:
+            return None
+        self._global_round = done
+        front = self.store.front()
+        self._adapt(front, done - 1)
+        hv, igd = self._indicators(front)
+        return RoundProgress(round=done, front_size=len(front), hypervolume=hv, igd=igd)
+
+    def _indicators(self, front: ParetoSet) -> tuple[float | None, float | None]:
+        if len(front) == 0:
+            return None, None
+        hv = None
+        if self.ref_point is not None:
+            hv = float(indicators.hypervolume(front.objectives, self.ref_point))
+        igd = None
+        if self.true_front is not None:
+            igd = float(indicators.igd(front.objectives, self.true_front))
+        return hv, igd
+
+    def _context(self, shard: int, front: ParetoSet | None) -> ContextDelta:
+        """The change in the other shards' nondominated points since ``shard``'s last round."""
+        front = front if front is not None else self.store.front()
+        ids, shards = front.point_ids, front.shards
+        others = shards != shard
+        current = ids[others]
+        sent = self._sent.get(shard)
+        reset = sent is None
+        if reset:
+            sent = np.zeros(0, np.int64)
+        new = ~np.isin(current, sent, assume_unique=True)
+        drop = sent[~np.isin(sent, current, assume_unique=True)]
+        self._sent[shard] = current
+        sel = np.flatnonzero(others)[new]
+        return ContextDelta(add_ids=current[new], add_objectives=np.array(front.objectives[sel]),
+                            add_shards=np.array(shards[sel]), drop_ids=drop, reset=reset)
+
+    def _reaim(self, shard: int) -> bool:
+        """Point ``shard``'s preferences at the largest gaps of the front and restart its
+        members from the archive points bounding them. Returns whether it did."""
+        front = self.store.front()
+        a, b = self.state.shards[shard]
+        p = b - a
         if len(front) < 2 or p == 0:
             return False
         mid, i, j = largest_gaps(front.objectives, p)
         # preferences are rays from the origin (shifted only if objectives go negative)
-        new = _to_simplex(mid - np.minimum(front.objectives.min(0), 0) + 1e-12)
-        self.prefs[members.start:members.stop] = new
+        new = to_simplex(mid - np.minimum(front.objectives.min(0), 0) + 1e-12)
+        self._set_prefs(a, new)
         if front.x is not None:
-            self._pending_restart[shard] = (front.x[i] + front.x[j]) / 2
-        self.record_decision("reaim", shard, reason)
-        self._save_state()
+            self._restart[shard] = (front.x[i] + front.x[j]) / 2
         return True
 
-    def record_decision(self, action: str, shard: int, reason: str) -> None:
-        """Log and count a scheduler decision (kept in state.json)."""
-        self.state["decisions"].append(
-            {"action": action, "shard": shard, "reason": reason, "time": time.time()}
-        )
-        log.info("scheduler: %s shard %d (%s)", action, shard, reason)
-        self._save_state()
+    def _record_decision(self, action: str, shard: int, reason: str) -> None:
+        self.state.decisions[action] = self.state.decisions.get(action, 0) + 1
+        self._session_decisions[action] = self._session_decisions.get(action, 0) + 1
+        self.log.append({"kind": "decision", "action": action, "shard": shard,
+                         "reason": reason, "time": time.time()})
+        log.info("idle rule: %s shard %d (%s)", action, shard, reason)
 
-    def summary(self) -> dict[str, Any]:
-        """Front size, hypervolume, rounds per shard, committed offers, decisions."""
-        front = self.store.front()
-        counts: dict[str, int] = {}
-        for d in self.state["decisions"]:
-            counts[d["action"]] = counts.get(d["action"], 0) + 1
-        igd = None
-        if self.true_front is not None and len(front):
-            igd = float(indicators.igd(front.objectives, self.true_front))
-        return {"front_size": len(front), "hypervolume": self._hypervolume(front), "igd": igd,
-                "rounds": list(self.state["round"]), "offers": len(self.state["committed"]),
-                "decisions": counts}
+    def _set_prefs(self, start: int, values: np.ndarray) -> None:
+        self.state.prefs[start:start + len(values)] = values
+        self.log.append({"kind": "prefs", "start": int(start), "values": values})
 
-    def committed(self) -> dict[str, Any]:
-        """The record of every committed (shard, round)."""
-        return dict(self.state["committed"])
-
-    def front(self) -> ParetoSet:
-        return self.store.front()
-
-    def close(self) -> None:
-        """Compact the front and release the lock."""
-        self._save_state()
-        self.store.close()
-
-    # ------------------------------------------------------------------ helpers
-    def _hypervolume(self, front: ParetoSet) -> float:
-        if len(front) == 0:
-            return 0.0
-        ref = self.store.meta.get("ref_point")
-        if ref is None:
-            return float("nan")
-        return float(indicators.hypervolume(front.objectives, np.asarray(ref, dtype=float)))
-
-    def _context(self, front: ParetoSet, prefs: np.ndarray, shard: int) -> np.ndarray | None:
-        F = front.objectives
-        shards = front.shards if hasattr(front, "shards") else None
-        mask = np.ones(len(F), dtype=bool) if shards is None else np.asarray(shards) != shard
-        F = F[mask]
-        if len(F) == 0:
-            return None
-        if len(F) > MAX_CONTEXT:
-            # keep the points closest in angle to this shard's rays
-            cos = _cosine(F, prefs).max(0)
-            F = F[np.argsort(-cos, kind="stable")[:MAX_CONTEXT]]
-        return F
-
-    def _adapt(self, shard: int, front: ParetoSet, round: int) -> None:
+    def _adapt(self, front: ParetoSet, round: int) -> None:
         if len(front) < 2:
             return
-        current = torch.tensor(self.prefs)
         fprefs = front.preferences
         proposed = self.adapter.propose(
-            current, torch.tensor(front.objectives),
-            None if fprefs is None else torch.tensor(fprefs), round=round,
-        )
-        members = self.shard_members(shard)
-        new = np.asarray(proposed, dtype=float)[members.start:members.stop]
-        if np.all(np.isfinite(new)):
-            self.prefs[members.start:members.stop] = new
+            torch.tensor(self.state.prefs), torch.tensor(np.array(front.objectives)),
+            None if fprefs is None else torch.tensor(np.array(fprefs)), round=round)
+        new = np.asarray(proposed, dtype=float)
+        if new.shape == self.state.prefs.shape and np.all(np.isfinite(new)):
+            changed = np.flatnonzero(np.any(new != self.state.prefs, axis=1))
+            if len(changed):
+                lo, hi = int(changed[0]), int(changed[-1]) + 1
+                self._set_prefs(lo, new[lo:hi])
 
 
-def _build_adapter(config: dict[str, Any]) -> _adapters.Adapter:
+def _as_duplicate(receipt: Receipt) -> Receipt:
+    return Receipt(receipt.accepted, receipt.rejected, receipt.front_size, duplicate=True)
+
+
+def _last_round(store: Store) -> int:
+    """The largest round the manifest records (-1 for an empty archive)."""
+    last = getattr(store, "last_round", None)
+    if callable(last):
+        return int(last())
+    segments = store._manifest.segments  # older stores: segments carry min/max rounds
+    return max((int(s.max_round) for s in segments), default=-1)
+
+
+def _build_adapter(plan: RunPlan) -> _adapters.Adapter:
     """The run's adapter, seeded with the run's seed unless its options say otherwise."""
-    name = config.get("adapter", "fixed")
-    options = dict(config.get("adapter_options", {}))
-    factory = _adapters.REGISTRY.factory(name)
+    import inspect
+
+    options = dict(plan.adapter_options)
+    factory = _adapters.REGISTRY.factory(plan.adapter)
     if "seed" not in options and "seed" in inspect.signature(factory).parameters:
-        options["seed"] = int(config.get("seed", 0))
-    return _adapters.get(name, **options)
+        options["seed"] = int(plan.seed)
+    return _adapters.get(plan.adapter, **options)
 
 
-def _cosine(F: np.ndarray, prefs: np.ndarray) -> np.ndarray:
-    """A `p x k`-dim array of cosines between preference rays and objective vectors.
+# ---------------------------------------------------------------------- on Ray
+def coordinator_actor(name: str, namespace: str | None = None, *, max_restarts: int = 3,
+                      node_id: str | None = None):
+    """The Ray actor class running :class:`CoordinatorCore` (imports Ray lazily).
 
-    Rays start at the origin, as in the library's preference convention (objectives
-    with negative values are first shifted so that the origin is below every point).
-    Laid out `p x k` so that per-preference reductions run along rows: the column-wise
-    argmax of a `k x p` layout cost up to 1 s per round at p = 4096, k = 15,000."""
-    Z = F - np.minimum(F.min(0), 0) + 1e-12
-    Z = Z / np.linalg.norm(Z, axis=1, keepdims=True)
-    R = prefs / np.maximum(np.linalg.norm(prefs, axis=1, keepdims=True), 1e-12)
-    return R @ Z.T
-
-
-def _nearest_by_angle(F: np.ndarray, prefs: np.ndarray) -> np.ndarray:
-    """For each preference, the index of the front point closest to its ray."""
-    return _cosine(F, prefs).argmax(1)
-
-
-def _to_simplex(v: np.ndarray) -> np.ndarray:
-    v = np.clip(v, 0, None)
-    s = v.sum(1, keepdims=True)
-    return np.where(s > 0, v / np.where(s > 0, s, 1), 1.0 / v.shape[1])
-
-
-def coordinator_actor(name: str, namespace: str | None = None, max_restarts: int = 3):
-    """The Ray actor class wrapping :class:`CoordinatorCore` (imports Ray lazily).
-
-    It asks for no CPU so that every core goes to the workers; Ray restarts it up to
-    ``max_restarts`` times and it reloads its state from the run directory.
+    It asks for no CPU so that every core goes to the workers, and is pinned to the node
+    that holds the run directory (``node_id``, the driver's by default) with a hard node
+    affinity: a coordinator restarted elsewhere could not write the run directory. Ray
+    restarts it up to ``max_restarts`` times; it reloads its state from the run directory.
+    ``max_task_retries=-1`` replays an offer in flight after a restart, which the
+    manifest's (shard, round) keys make harmless.
     """
     import ray
 
+    options: dict[str, Any] = {"name": name, "namespace": namespace, "lifetime": None}
+    if node_id is not None:
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        options["scheduling_strategy"] = NodeAffinitySchedulingStrategy(node_id, soft=False)
     return ray.remote(num_cpus=0, max_restarts=max_restarts, max_task_retries=-1)(
-        CoordinatorCore
-    ).options(name=name, namespace=namespace, lifetime=None)
+        _ActorCore
+    ).options(**options)
+
+
+class _ActorCore:
+    """:class:`CoordinatorCore` as an actor whose constructor never fails.
+
+    A refusal while opening the run (another writer holds the lock, a damaged run
+    directory) is kept and raised by every call instead: raised from the constructor it
+    would make Ray restart the actor ``max_restarts`` times and print it each time.
+    """
+
+    def __init__(self, plan: RunPlan) -> None:
+        from paretoray.errors import ParetorayError
+
+        self._core: CoordinatorCore | None = None
+        self._error: ParetorayError | None = None
+        try:
+            self._core = CoordinatorCore(plan)
+        except ParetorayError as exc:
+            self._error = exc
+
+    def _get(self) -> CoordinatorCore:
+        if self._error is not None:
+            raise self._error
+        assert self._core is not None
+        return self._core
+
+    def begin_session(self, rounds: int) -> SessionStart:
+        return self._get().begin_session(rounds)
+
+    def next_round(self, shard: int, round: int) -> RoundPlan:
+        return self._get().next_round(shard, round)
+
+    def offer(self, offer: Offer) -> Receipt:
+        return self._get().offer(offer)
+
+    def summary(self) -> Summary:
+        return self._get().summary()
+
+    def front(self) -> ParetoSet:
+        return self._get().front()
+
+    def close(self) -> None:
+        if self._core is not None:
+            self._core.close()
+
+
+class ActorCoordinator:
+    """The :class:`Coordinator` protocol over a Ray actor handle (blocking calls)."""
+
+    def __init__(self, actor: Any) -> None:
+        self.actor = actor
+
+    def _call(self, method: str, *args: Any) -> Any:
+        import ray
+
+        return ray.get(getattr(self.actor, method).remote(*args))
+
+    def begin_session(self, rounds: int) -> SessionStart:
+        return self._call("begin_session", rounds)
+
+    def next_round(self, shard: int, round: int) -> RoundPlan:
+        return self._call("next_round", shard, round)
+
+    def offer(self, offer: Offer) -> Receipt:
+        return self._call("offer", offer)
+
+    def summary(self) -> Summary:
+        return self._call("summary")
+
+    def front(self) -> ParetoSet:
+        return self._call("front")
+
+    def close(self) -> None:
+        self._call("close")

@@ -2,105 +2,233 @@
 
 Status: beta.
 
-Both paths drive the same :class:`~paretoray.distributed.coordinator.CoordinatorCore`
-and the same :func:`~paretoray.distributed.worker.run_shard` loop, so a search gives the
-same archive layout either way. Ray is imported only on the Ray path.
+Both paths build the same :class:`~.coordinator.CoordinatorCore` from the same
+:class:`~.messages.RunPlan`, run the same :func:`~.worker.run_shard` loop against the same
+:class:`~.coordinator.Coordinator` protocol and follow the same idle rule (decided by the
+coordinator, carried out by the loop or by the Tune scheduler). Ray is imported only on
+the Ray path, and everything that can be checked before a run directory exists is
+checked first: the address answers, the cluster can hold one worker, token
+authentication is on, no other writer holds the run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import socket
+import stat
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
+import torch
+
+from paretoray.archive import ParetoSet
 from paretoray.distributed.coordinator import CoordinatorCore
+from paretoray.distributed.messages import RunPlan, SessionPlan, SessionStart, Summary
 from paretoray.distributed.worker import run_shard
-from paretoray.errors import ParetorayError
+from paretoray.errors import ConfigError, ParetorayError
 from paretoray.progress import Progress
 
 log = logging.getLogger("paretoray")
 
+#: Seconds to wait for a cluster address to answer before giving up.
+CONNECT_TIMEOUT_S = 5.0
 
-@dataclass
-class Session:
-    """What one search session needs beyond the coordinator's arguments.
+
+@dataclass(frozen=True)
+class RaySettings:
+    """Where and how the Ray path runs.
 
     Attributes:
-        spec: The shard spec shared by all shards (see :func:`run_shard`).
-        rounds: Rounds per shard in this session.
-        workers: Number of shards (0: one in-process shard).
-        resources: Per-worker Ray resources (``{"cpu": 1, "gpu": 0}``).
-        max_failures: Tune restarts per trial.
-        reaim_after, stop_after: Scheduler thresholds (rounds without accepted points).
-        address: Ray address (None: embedded local Ray, or the session already running).
-        progress: Print a row per round.
+        address: A Ray cluster address; None starts Ray embedded on this machine (or
+            reuses a session this process already started).
+        resources: Per-worker resources ``{"cpu": 1, "gpu": 0}`` (``gpu`` may be a fraction).
+        max_failures: Tune restarts of a killed worker.
+        coordinator_restarts: Ray restarts of a killed coordinator.
+        allow_unauthenticated: Start embedded Ray even with ``RAY_AUTH_MODE=disabled``.
     """
 
-    spec: dict[str, Any]
-    rounds: int
-    workers: int = 2
-    resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1})
-    max_failures: int = 2
-    reaim_after: int | None = 2
-    stop_after: int | None = None
     address: str | None = None
-    progress: bool = True
+    resources: dict[str, float] = field(default_factory=lambda: {"cpu": 1, "gpu": 0})
+    max_failures: int = 2
+    coordinator_restarts: int = 3
+    allow_unauthenticated: bool = False
 
 
-def run_local(core_kwargs: dict[str, Any], session: Session) -> dict[str, Any]:
-    """Run a session in this process, without Ray. Returns the coordinator's summary."""
-    core = CoordinatorCore(**core_kwargs)
+@dataclass(frozen=True)
+class Outcome:
+    """What a session hands back: the coordinator's summary and its front."""
+
+    summary: Summary
+    front: ParetoSet
+    decisions: dict[str, int]
+
+
+def session_plan(plan: RunPlan, start: SessionStart, cfg: Any) -> SessionPlan:
+    """The per-shard plan of one session."""
+    return SessionPlan(
+        run_dir=plan.run_dir, problem=plan.problem, algorithm=plan.algorithm,
+        n_obj=plan.n_obj, ref_point=plan.ref_point, shards=start.shards,
+        first_round=start.first_round, rounds=plan.rounds,
+        steps_per_round=int(cfg.steps_per_round), lr=float(cfg.lr),
+        optimizer=str(cfg.optimizer), optimizer_options=dict(cfg.optimizer_options),
+        seed=int(cfg.seed), device=str(cfg.device), checkpoint_every=int(cfg.checkpoint_every))
+
+
+def run_session(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool) -> Outcome:
+    """Run one session of ``plan``: in-process when ``cfg.workers == 0``, else on Ray."""
+    if int(cfg.workers) == 0:
+        return run_local(plan, cfg, progress=progress)
+    return run_on_ray(plan, cfg, settings, progress=progress)
+
+
+# ---------------------------------------------------------------------- in-process
+@contextlib.contextmanager
+def torch_threads(n: int) -> Iterator[None]:
+    """Run with ``n`` torch threads, as a Ray worker does (restored afterwards).
+
+    A population step is many small kernels: on a shared machine extra threads mostly
+    wait on each other (5-10x slower steps were measured with 2 threads on 2 busy cores).
+    """
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
     try:
-        offset = core.begin_session(session.rounds)
-        spec = {**session.spec, "members": core.state["shards"][0],
-                "first_round": offset, "last_round": offset + session.rounds}
-        progress = Progress(session.progress)
+        yield
+    finally:
+        torch.set_num_threads(before)
 
-        def call(method: str, *args: Any, **kwargs: Any) -> Any:
-            return getattr(core, method)(*args, **kwargs)
 
-        def report(metrics: dict[str, float], state: dict[str, Any] | None) -> None:
-            summary = core.summary()
-            progress.row(round=int(metrics["round"]) + 1, steps=int(metrics["steps"]),
-                         n_nds=summary["front_size"], hv=summary["hypervolume"],
-                         igd=summary["igd"], steps_per_s=metrics["steps_per_s"])
+def run_local(plan: RunPlan, cfg: Any, *, progress: bool) -> Outcome:
+    """Run a session in this process, without Ray."""
+    table = Progress(progress)
+    core = CoordinatorCore(plan)
+    try:
+        start = core.begin_session(plan.rounds)
+        session = session_plan(plan, start, cfg)
 
-        run_shard(0, call, spec, report)
-        return core.summary()
+        def report(metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
+            _progress_row(table, metrics, steps_per_s=float(metrics["steps_per_s"]))
+
+        with torch_threads(1):
+            run_shard(session, 0, core, report)
+        summary, front = core.summary(), core.front()
+        return Outcome(summary, front, dict(summary.decisions))
     finally:
         core.close()
 
 
-def connect(address: str | None = None) -> bool:
+def _progress_row(table: Progress, metrics: dict[str, Any], *, steps_per_s: float) -> None:
+    if metrics.get("progress_round") is None:
+        return
+    hv = metrics.get("progress_hypervolume")
+    table.row(round=int(metrics["progress_round"]), steps=int(metrics["steps"]),
+              n_nds=int(metrics["progress_front_size"]),
+              hv=float("nan") if hv is None else float(hv),
+              igd=metrics.get("progress_igd"), steps_per_s=steps_per_s)
+
+
+# ---------------------------------------------------------------------- Ray
+def check_address(address: str) -> None:
+    """Fail within seconds when a cluster address does not answer (Ray would hang)."""
+    if address in ("auto", "local"):
+        return
+    parsed = urlparse(address if "://" in address else f"ray://{address}")
+    host, port = parsed.hostname, parsed.port
+    if not host or not port:
+        raise ConfigError(
+            f"address={address!r} is not a Ray address; expected HOST:PORT of a head's GCS "
+            "(e.g. '10.0.0.5:6379'), 'auto', or a ray:// client address.")
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise ConfigError(
+            f"address={address!r} is unreachable ({exc.strerror or exc}); start the head "
+            "there with `ray start --head`, or leave `address` unset to run Ray on this "
+            "machine.") from None
+
+
+def connect(address: str | None = None, *, allow_unauthenticated: bool = False) -> bool:
     """Connect to Ray: reuse a running session, join ``address``, or start one locally.
 
-    A local start binds to 127.0.0.1 with the dashboard off. Returns True when this call
-    started or joined Ray (so the caller should shut it down), False when it was reused.
+    A local start binds to 127.0.0.1, with the dashboard and metrics export off and token
+    authentication on. Returns True when this call started or joined Ray (so the caller
+    shuts it down), False when it reused a session.
     """
     import ray
 
     if ray.is_initialized():
         return False
     if address:
+        check_address(address)
         ray.init(address=address, log_to_driver=False)
-    else:
-        ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
-                 configure_logging=True, logging_level=logging.WARNING)
+        return True
+    if os.environ.get("RAY_AUTH_MODE", "").lower() == "disabled" and not allow_unauthenticated:
+        raise ConfigError(
+            "RAY_AUTH_MODE=disabled is set: embedded Ray would accept any local client "
+            "without a token. Unset it, or pass ray.allow_unauthenticated=True if you "
+            "really mean it.")
+    os.environ.setdefault("RAY_enable_metrics_collection", "0")
+    ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
+             configure_logging=True, logging_level=logging.WARNING)
+    _private_token_file()
     return True
 
 
-def run_on_ray(core_kwargs: dict[str, Any], session: Session) -> dict[str, Any]:
+def _private_token_file() -> None:
+    """Ray writes ``~/.ray/auth_token`` world-readable; a token is a password: 0600."""
+    path = Path.home() / ".ray" / "auth_token"
+    with contextlib.suppress(OSError):
+        if path.exists() and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            path.chmod(0o600)
+
+
+def check_resources(resources: dict[str, float], workers: int) -> None:
+    """Refuse, before anything is written, per-worker resources no node can provide."""
+    import ray
+
+    want = {"CPU": float(resources.get("cpu", 0)), "GPU": float(resources.get("gpu", 0))}
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    if any(all(n.get(k, 0.0) >= v for k, v in want.items()) for n in nodes):
+        return
+    have = ", ".join(f"cpu={n.get('CPU', 0):g} gpu={n.get('GPU', 0):g}" for n in nodes)
+    raise ConfigError(
+        f"resources={dict(resources)!r} per worker cannot be met: no node of this Ray "
+        f"cluster has that much (nodes: {have or 'none'}). Lower `resources` (a fraction "
+        "of a GPU or CPU is allowed) or add nodes.")
+
+
+def _check_not_locked(run_dir: str) -> None:
+    """A second writer is refused in the driver, once, naming the holder."""
+    from paretoray.archive.lock import RunLock
+
+    if not os.path.exists(os.path.join(run_dir, "run.json")):
+        return
+    lock = RunLock(Path(run_dir))
+    lock.acquire()
+    lock.release()
+
+
+def run_on_ray(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool) -> Outcome:
     """Run a session as a Ray Tune experiment, one trial per shard.
 
-    The coordinator is a named Ray actor (restarted by Ray on failure); trials are
-    restarted from their checkpoints by ``FailureConfig(max_failures)``. Tune's logs and
-    TensorBoard files go to ``RUN_DIR/tune/session-N``.
+    The coordinator is a named Ray actor pinned to this node (it writes the run
+    directory; restarted by Ray on failure); trials are restarted from their checkpoints
+    by ``FailureConfig(max_failures)``. Tune's own files (its logs, TensorBoard files and
+    its ``tuner.pkl``/``params.pkl``, which paretoray never reads) go to
+    ``RUN_DIR/tune/session-N``. Ctrl-C raises ``KeyboardInterrupt`` after the actor and
+    Ray are shut down (every committed round stays in the archive).
     """
-    # Tune's own console output stays quiet: paretoray prints its progress table instead.
+    # Tune's console output stays quiet (paretoray prints its own table), and Tune must
+    # not swallow Ctrl-C: an interrupted search is an error, not a partial success.
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
+    os.environ["TUNE_DISABLE_SIGINT_HANDLER"] = "1"
     import ray
     from ray import tune
 
@@ -108,84 +236,93 @@ def run_on_ray(core_kwargs: dict[str, Any], session: Session) -> dict[str, Any]:
     from paretoray.distributed.scheduler import ParetoScheduler
     from paretoray.distributed.worker import shard_trainable
 
-    started = connect(session.address)
-    name = f"paretoray-coordinator-{uuid.uuid4().hex[:8]}"
-    namespace = ray.get_runtime_context().namespace
-    actor = coordinator_actor(name, namespace).remote(**core_kwargs)
+    started = connect(settings.address, allow_unauthenticated=settings.allow_unauthenticated)
+    actor = None
     try:
-        offset = ray.get(actor.begin_session.remote(session.rounds))
-        state = ray.get(actor.summary.remote())
-        shards = ray.get(actor.shard_ranges.remote())
-        spec = {**session.spec, "coordinator": name, "namespace": namespace,
-                "shards": shards, "first_round": offset, "last_round": offset + session.rounds}
-        trainable = tune.with_resources(tune.with_parameters(shard_trainable, spec=spec),
-                                        dict(session.resources))
-        scheduler = ParetoScheduler(actor, reaim_after=session.reaim_after,
-                                    stop_after=session.stop_after)
-        run_dir = os.path.abspath(core_kwargs["run_dir"])
-        n_sessions = len([d for d in os.listdir(os.path.join(run_dir, "tune"))
-                          if d.startswith("session-")]) if os.path.isdir(
-            os.path.join(run_dir, "tune")) else 0
+        check_resources(settings.resources, plan.workers)
+        _check_not_locked(plan.run_dir)
+        name = f"paretoray-coordinator-{uuid.uuid4().hex[:8]}"
+        namespace = ray.get_runtime_context().namespace
+        node = ray.get_runtime_context().get_node_id()
+        actor = coordinator_actor(name, namespace, max_restarts=settings.coordinator_restarts,
+                                  node_id=node).remote(plan)
+        start = _unwrap(lambda: ray.get(actor.begin_session.remote(plan.rounds)))
+        session = session_plan(plan, start, cfg)
+        resources = {k: v for k, v in settings.resources.items() if v}
+        trainable = tune.with_resources(
+            tune.with_parameters(shard_trainable, plan=session, coordinator=name,
+                                 namespace=namespace), resources)
+        scheduler = ParetoScheduler()
+        run_dir = os.path.abspath(plan.run_dir)
+        tune_dir = os.path.join(run_dir, "tune")
+        n_sessions = (len([d for d in os.listdir(tune_dir) if d.startswith("session-")])
+                      if os.path.isdir(tune_dir) else 0)
         tuner = tune.Tuner(
             trainable,
-            param_space={"shard": tune.grid_search(list(range(session.workers)))},
+            param_space={"shard": tune.grid_search(list(range(plan.workers)))},
             tune_config=tune.TuneConfig(scheduler=scheduler, num_samples=1,
-                                        max_concurrent_trials=session.workers),
+                                        max_concurrent_trials=plan.workers),
             run_config=tune.RunConfig(
-                name=f"session-{n_sessions + 1}",
-                storage_path=os.path.join(run_dir, "tune"),
-                failure_config=tune.FailureConfig(max_failures=session.max_failures),
-                checkpoint_config=tune.CheckpointConfig(num_to_keep=2),
-                verbose=0,
-                callbacks=[_progress_callback(actor, session, offset)],
+                name=f"session-{n_sessions + 1}", storage_path=tune_dir,
+                failure_config=tune.FailureConfig(max_failures=settings.max_failures),
+                checkpoint_config=tune.CheckpointConfig(num_to_keep=2), verbose=0,
+                callbacks=[_progress_callback(progress)],
             ),
         )
         results = tuner.fit()
+        if scheduler.errors:
+            shard, message = scheduler.errors[0]
+            raise ParetorayError(f"shard {shard} failed: {message}")
         errors = [r.error for r in results if r.error is not None]
-        summary = ray.get(actor.summary.remote())
-        summary["scheduler_decisions"] = dict(scheduler.decisions)
-        summary["start"] = state
+        summary = _unwrap(lambda: ray.get(actor.summary.remote()))
+        front = _unwrap(lambda: ray.get(actor.front.remote()))
         if errors:
             raise ParetorayError(
-                f"{len(errors)} of {session.workers} workers failed after "
-                f"{session.max_failures} restarts: {errors[0]!r}. Every committed round is "
-                f"in the archive; continue with `paretoray resume {core_kwargs['run_dir']}`."
-            )
-        return summary
+                f"{len(errors)} of {plan.workers} workers failed after "
+                f"{settings.max_failures} restarts: {_first_line(errors[0])}. Every committed "
+                f"round is in the archive; continue with `paretoray resume {plan.run_dir}`.")
+        return Outcome(summary, front, dict(scheduler.decisions))
     finally:
         try:
-            ray.get(actor.close.remote())
+            if actor is not None:
+                with contextlib.suppress(Exception):
+                    ray.get(actor.close.remote(), timeout=60)
+                ray.kill(actor, no_restart=True)
         finally:
-            ray.kill(actor, no_restart=True)
             if started:
                 ray.shutdown()
 
 
-def _progress_callback(actor: Any, session: Session, offset: int):
-    """A Tune callback that prints one progress row per completed global round."""
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "cause", None) or exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[-1] if text else ''}"
+
+
+def _unwrap(call: Any) -> Any:
+    """Run a blocking Ray call; an error raised in the actor is re-raised as itself."""
     import ray
+
+    try:
+        return call()
+    except ray.exceptions.RayTaskError as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, ParetorayError):
+            raise cause from None
+        raise
+
+
+def _progress_callback(enabled: bool):
+    """A Tune callback printing one progress row per completed global round, from the
+    trials' results alone (no remote calls on Tune's event loop)."""
     from ray import tune
 
     class _ProgressCallback(tune.Callback):
         def __init__(self) -> None:
-            self.progress = Progress(session.progress)
-            self.last: dict[str, dict[str, float]] = {}
-            self.printed = offset
+            self.table = Progress(enabled)
+            self.speed: dict[str, float] = {}
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
-            self.last[trial.trial_id] = result
-            live = [t for t in trials if t.status in ("RUNNING", "PENDING", "PAUSED")]
-            rounds = [int(self.last[t.trial_id]["round"]) + 1 if t.trial_id in self.last
-                      else offset for t in live] or [int(result["round"]) + 1]
-            done = min(rounds)
-            if done <= self.printed:
-                return
-            self.printed = done
-            summary = ray.get(actor.summary.remote())
-            self.progress.row(
-                round=done, steps=int(result["steps"]), n_nds=summary["front_size"],
-                hv=summary["hypervolume"], igd=summary["igd"],
-                steps_per_s=sum(float(r["steps_per_s"]) for r in self.last.values()),
-            )
+            self.speed[trial.trial_id] = float(result.get("steps_per_s", 0.0))
+            _progress_row(self.table, result, steps_per_s=sum(self.speed.values()))
 
     return _ProgressCallback()

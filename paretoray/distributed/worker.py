@@ -3,11 +3,14 @@
 Status: beta.
 
 :func:`run_shard` is the shard loop with no Ray in it: per round it asks the coordinator
-for its preference vectors (and context front, restart and fallback points), runs ``K``
-batched engine steps, offers its finite points, and reports metrics; every few rounds
-the report carries a checkpoint of the shard (tensors only, as safetensors).
-:func:`shard_trainable` is the Ray Tune function trainable around it; the in-process
-search (``workers=0``) calls :func:`run_shard` directly.
+for a :class:`~.messages.RoundPlan`, runs ``K`` batched engine steps, sends its finite
+points as an :class:`~.messages.Offer` and reports the round's metrics; every few rounds
+the report carries a checkpoint of the shard (tensors only, as safetensors). The in-process
+search (``workers=0``) and the Ray Tune trainable (:func:`shard_trainable`) both run it,
+against the same :class:`~.coordinator.Coordinator` protocol.
+
+A member whose values turn NaN/inf is reset by the engine to where it stood at the start
+of the round (its last finite point), so no archive lookup is needed per round.
 """
 
 from __future__ import annotations
@@ -17,134 +20,161 @@ import os
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from paretoray import algorithms as _algorithms
 from paretoray import indicators
-from paretoray import problems as _problems
+from paretoray.distributed.coordinator import Coordinator
+from paretoray.distributed.messages import ContextDelta, Offer, RoundStats, SessionPlan
 from paretoray.engine import Engine
+from paretoray.preferences.geometry import cosine
 
-#: ``call(method, *args, **kwargs)`` -> the coordinator's answer (actor or in-process).
-CoordinatorCall = Callable[..., Any]
 #: ``report(metrics, checkpoint_state_or_None)``.
-Reporter = Callable[[dict[str, float], dict[str, Any] | None], None]
+Reporter = Callable[[dict[str, Any], dict[str, Any] | None], None]
 
 CHECKPOINT_FILE = "shard.safetensors"
 CHECKPOINT_META = "shard.json"
 
-
-def build_problem(spec: dict[str, Any]):
-    """The problem of a shard spec (an object, or a registry name and options)."""
-    problem = spec["problem"]
-    if isinstance(problem, str):
-        return _problems.get(problem, **spec.get("problem_options", {}))
-    return problem
+#: Most context points a population-coupled weighting sees per round.
+MAX_CONTEXT = 256
 
 
-def build_algorithm(spec: dict[str, Any]):
-    """The weighting of a shard spec (an object, or a registry name and options)."""
-    algorithm = spec["algorithm"]
-    if isinstance(algorithm, str):
-        return _algorithms.get(algorithm, **spec.get("algorithm_options", {}))
-    return algorithm
+class ShardError(Exception):
+    """A deterministic error in a shard (the user's problem or algorithm, bad numbers in a
+    place the engine cannot reset): reported once, never retried as if it were a fault."""
+
+
+@dataclass
+class ContextFront:
+    """A shard's copy of the other shards' nondominated points, kept by deltas."""
+
+    ids: np.ndarray
+    objectives: np.ndarray
+
+    @classmethod
+    def empty(cls, m: int) -> ContextFront:
+        return cls(np.zeros(0, np.int64), np.zeros((0, m)))
+
+    def apply(self, delta: ContextDelta) -> None:
+        if delta.reset:
+            self.ids, self.objectives = self.ids[:0], self.objectives[:0]
+        keep = ~np.isin(self.ids, delta.drop_ids)
+        self.ids = np.concatenate([self.ids[keep], delta.add_ids])
+        added = delta.add_objectives.reshape(-1, self.objectives.shape[1])
+        self.objectives = np.concatenate([self.objectives[keep], added])
+
+    def nearest(self, prefs: np.ndarray, k: int = MAX_CONTEXT) -> np.ndarray | None:
+        """Up to ``k`` points, those closest in angle to the shard's rays."""
+        F = self.objectives
+        if len(F) == 0:
+            return None
+        if len(F) > k:
+            F = F[np.argsort(-cosine(F, prefs).max(0), kind="stable")[:k]]
+        return F
 
 
 def run_shard(
+    plan: SessionPlan,
     shard: int,
-    call: CoordinatorCall,
-    spec: dict[str, Any],
+    coordinator: Coordinator,
     report: Reporter,
     *,
     checkpoint: dict[str, Any] | None = None,
+    node: str = "",
 ) -> dict[str, Any]:
     """Run one shard from its first (or checkpointed) round to the session's last.
 
     Args:
+        plan: The session, as planned by the driver.
         shard: Shard index.
-        call: Sends a verb to the coordinator (``next_round``, ``offer``).
-        spec: The session's shard spec: ``problem``, ``algorithm`` (+ ``_options``),
-            ``lr``, ``optimizer``, ``seed``, ``device``, ``steps_per_round``,
-            ``first_round``, ``last_round`` (exclusive), ``checkpoint_every``,
-            ``members`` (``[start, stop]`` of this shard), ``ref_point`` (or None).
-        report: Receives each round's metrics and, every ``checkpoint_every`` rounds and
-            at the end, the shard state to checkpoint.
+        coordinator: In-process or a Ray actor handle (same protocol).
+        report: Receives each round's metrics and, every ``checkpoint_every`` rounds and at
+            the end, the shard state to checkpoint.
         checkpoint: A state returned through ``report`` earlier (restart after a fault).
+        node: The Ray node id this shard runs on (recorded with each commit).
 
     Returns:
         The last round's metrics.
     """
-    problem, algorithm = build_problem(spec), build_algorithm(spec)
-    start, stop = spec["members"]
-    member_ids = np.arange(start, stop)
-    first = int(spec["first_round"]) if checkpoint is None else int(checkpoint["next_round"])
-    last = int(spec["last_round"])
-    device = None if spec.get("device", "auto") == "auto" else spec["device"]
-    ref = spec.get("ref_point")
+    problem, algorithm = plan.problem.build(), plan.algorithm.build()
+    members = plan.members(shard)
+    member_ids = np.arange(members.start, members.stop)
+    first = plan.first_round if checkpoint is None else int(checkpoint["next_round"])
+    device = None if plan.device == "auto" else plan.device
+    ref = None if plan.ref_point is None else np.asarray(plan.ref_point, dtype=float)
+    algo_name = getattr(algorithm, "name", "") or type(algorithm).__name__
+    context = ContextFront.empty(plan.n_obj)
     engine: Engine | None = None
-    metrics: dict[str, float] = {}
-    for rnd in range(first, last):
+    metrics: dict[str, Any] = {}
+    for rnd in range(first, plan.last_round):
         t_round = time.perf_counter()
-        plan = call("next_round", shard, rnd)
-        if plan["stop"]:
+        round_plan = coordinator.next_round(shard, rnd)
+        if round_plan.stop:
             break
-        prefs = torch.as_tensor(plan["prefs"])
+        prefs = torch.as_tensor(round_plan.prefs)
         if engine is None:
             x0 = None
-            if checkpoint is None and plan["fallback_x"] is not None:
-                x0 = problem.project(torch.as_tensor(plan["fallback_x"]))  # resume: archive
-            engine = Engine(problem, algorithm, prefs, x0=x0, lr=spec["lr"],
-                            optimizer=spec["optimizer"], seed=int(spec["seed"]) + 7919 * shard,
-                            device=device)
+            if checkpoint is None and round_plan.start_x is not None:
+                x0 = problem.project(torch.as_tensor(round_plan.start_x))
+            engine = Engine(problem, algorithm, prefs, x0=x0, lr=plan.lr,
+                            optimizer=plan.optimizer, optimizer_options=plan.optimizer_options,
+                            seed=plan.seed + 7919 * shard, device=device)
             if checkpoint is not None:
                 engine.load_state_dict(checkpoint["engine"])
-        engine.set_prefs(prefs)
-        if plan["fallback_x"] is not None:
-            engine.fallback = torch.as_tensor(plan["fallback_x"], dtype=engine.dtype)
-        if plan["restart_x"] is not None:
+        elif round_plan.start_x is not None:
             engine.reset_members(torch.ones(engine.p, dtype=torch.bool),
-                                 torch.as_tensor(plan["restart_x"]))
-        context = plan["context"]
-        if context is not None:
-            context = torch.as_tensor(context, dtype=engine.dtype, device=engine.device)
-        stats = engine.run(spec["steps_per_round"], context=context)
+                                 torch.as_tensor(round_plan.start_x))
+        engine.set_prefs(prefs)
+        engine.fallback = engine.x.detach().clone()
+        ctx = None
+        if round_plan.context is not None:
+            context.apply(round_plan.context)
+            near = context.nearest(round_plan.prefs)
+            if near is not None:
+                ctx = torch.as_tensor(near, dtype=engine.dtype, device=engine.device)
+        stats = engine.run(plan.steps_per_round, context=ctx)
         x, F, finite = engine.evaluate()
         keep = finite.cpu().numpy()
         F_np = F.cpu().numpy()[keep]
         t_offer = time.perf_counter()
-        answer = call(
-            "offer", shard, rnd, F_np,
-            preference=engine.prefs.cpu().numpy()[keep], x=x.cpu().numpy()[keep],
-            member=member_ids[keep], step=engine.steps_done,
-            algorithm=algorithm.name or type(algorithm).__name__,
-            metrics={"nan_resets": stats.nan_resets, "nonfinite": int((~keep).sum()),
-                     "engine_s": stats.seconds},
-        )
-        round_seconds = time.perf_counter() - t_round
+        receipt = coordinator.offer(Offer(
+            shard=shard, round=rnd, objectives=F_np,
+            preference=engine.prefs.cpu().numpy()[keep],
+            x=None if x is None else x.cpu().numpy()[keep],
+            member=member_ids[keep], algorithm=algo_name,
+            stats=RoundStats(steps=engine.steps_done, nan_resets=stats.nan_resets,
+                             nonfinite=int((~keep).sum()), engine_s=stats.seconds, node=node),
+        ))
+        round_s = time.perf_counter() - t_round
         metrics = {
-            "round": rnd, "shard": shard, "accepted": answer["accepted"],
-            "front_size": answer["front_size"], "hypervolume": answer["hypervolume"],
-            "shard_hypervolume": _shard_hv(F_np, ref), "nan_resets": stats.nan_resets,
-            "nonfinite": int((~keep).sum()), "steps": engine.steps_done,
-            "steps_per_s": stats.steps_per_second, "engine_s": stats.seconds,
-            "offer_s": time.perf_counter() - t_offer, "round_s": round_seconds,
-            "overhead_share": max(0.0, 1.0 - stats.seconds / round_seconds),
-            "duplicate_offer": bool(answer["duplicate"]),
+            "round": rnd, "shard": shard, "accepted": receipt.accepted,
+            "front_size": receipt.front_size, "shard_hypervolume": _shard_hv(F_np, ref),
+            "nan_resets": stats.nan_resets, "nonfinite": int((~keep).sum()),
+            "steps": engine.steps_done, "steps_per_s": stats.steps_per_second,
+            "engine_s": stats.seconds, "offer_s": time.perf_counter() - t_offer,
+            "round_s": round_s, "overhead_share": max(0.0, 1.0 - stats.seconds / round_s),
+            "duplicate_offer": receipt.duplicate, "decision": receipt.decision, "node": node,
         }
-        for i, v in enumerate(np.nanmean(F_np, axis=0) if len(F_np) else []):
-            metrics[f"f{i}_mean"] = float(v)
-        due = (rnd + 1 - first) % int(spec["checkpoint_every"]) == 0 or rnd + 1 == last
+        if receipt.progress is not None:
+            p = receipt.progress
+            metrics.update(progress_round=p.round, progress_front_size=p.front_size,
+                           progress_hypervolume=p.hypervolume, progress_igd=p.igd)
+        done = rnd + 1 == plan.last_round or receipt.decision == "stop"
+        due = (rnd + 1 - first) % plan.checkpoint_every == 0 or done
         state = {"engine": engine.state_dict(), "next_round": rnd + 1} if due else None
         report(metrics, state)
+        if receipt.decision == "stop":
+            break
     return metrics
 
 
-def _shard_hv(F: np.ndarray, ref: list[float] | None) -> float:
+def _shard_hv(F: np.ndarray, ref: np.ndarray | None) -> float:
     if ref is None or len(F) == 0:
         return float("nan")
-    return float(indicators.hypervolume(F, np.asarray(ref, dtype=float)))
+    return float(indicators.hypervolume(F, ref))
 
 
 # ---------------------------------------------------------------------- checkpoint files
@@ -169,21 +199,27 @@ def load_checkpoint(directory: str) -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------- the Tune trainable
-def shard_trainable(config: dict[str, Any], spec: dict[str, Any]) -> None:
-    """Ray Tune function trainable: ``config["shard"]`` picks the shard of ``spec``.
+def shard_trainable(config: dict[str, Any], plan: SessionPlan, coordinator: str,
+                    namespace: str | None) -> None:
+    """Ray Tune function trainable: ``config["shard"]`` picks the shard of ``plan``.
 
-    Restarted by Tune's ``FailureConfig`` after a fault, it resumes from its last
-    checkpoint; rounds already committed are replayed against the coordinator, which
-    answers them from its record without writing twice.
+    Restarted by Tune's ``FailureConfig`` after a fault (a killed process), it resumes from
+    its last checkpoint; rounds already committed are replayed against the coordinator,
+    which answers them from the manifest without writing twice. An exception raised by
+    the shard's own code is deterministic: it is reported once as the trial's ``error``
+    result and the trial ends, instead of being retried as a fault.
     """
+    import traceback
+
     import ray
     from ray import tune
 
-    shard = int(config["shard"])
-    actor = ray.get_actor(spec["coordinator"], namespace=spec.get("namespace"))
+    from paretoray.distributed.coordinator import ActorCoordinator
 
-    def call(method: str, *args: Any, **kwargs: Any) -> Any:
-        return ray.get(getattr(actor, method).remote(*args, **kwargs))
+    torch.set_num_threads(1)
+    shard = int(config["shard"])
+    handle = ActorCoordinator(ray.get_actor(coordinator, namespace=namespace))
+    node = ray.get_runtime_context().get_node_id()
 
     checkpoint = None
     ckpt = tune.get_checkpoint()
@@ -191,7 +227,7 @@ def shard_trainable(config: dict[str, Any], spec: dict[str, Any]) -> None:
         with ckpt.as_directory() as d:
             checkpoint = load_checkpoint(d)
 
-    def report(metrics: dict[str, float], state: dict[str, Any] | None) -> None:
+    def report(metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
         if state is None:
             tune.report(metrics)
             return
@@ -199,5 +235,10 @@ def shard_trainable(config: dict[str, Any], spec: dict[str, Any]) -> None:
             save_checkpoint(state, d)
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(d))
 
-    shard_spec = {**spec, "members": spec["shards"][shard]}
-    run_shard(shard, call, shard_spec, report, checkpoint=checkpoint)
+    try:
+        run_shard(plan, shard, handle, report, checkpoint=checkpoint, node=node)
+    except ray.exceptions.RayError:
+        raise  # the coordinator or the cluster failed: Tune's FailureConfig decides
+    except Exception as exc:  # the user's problem or algorithm: deterministic, not a fault
+        tune.report({"shard": shard, "error": f"{type(exc).__name__}: {exc}",
+                     "error_traceback": traceback.format_exc(limit=8)})
