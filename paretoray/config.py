@@ -1,21 +1,33 @@
 """``SearchConfig``: everything a search needs, typed, validated, in and out of YAML.
 
-A config is a frozen dataclass checked once in ``__post_init__``: every wrong field
-raises :class:`~paretoray.errors.ConfigError` whose message names the field, the value
-found and what is allowed. Registry names (``problem``, ``algorithm``, ``adapter``,
-``optimizer``) are checked against the registries when the config is built, so a newly
-registered algorithm needs no edit here; register your own problems and weightings
-(``@paretoray.problems.register("name")``) before building a config that names them.
+A config is a frozen pydantic v2 model with ``extra="forbid"`` and two nested groups:
 
-``to_dict()`` is JSON-safe (only ``str``, ``int``, ``float``, ``bool``, ``None``, lists
-and string-keyed dicts), which is what ``run.json`` stores; ``from_dict(to_dict())``
-gives back an equal config.
+* the search itself (problem, algorithm, population, steps, adapter, optimizer, ...),
+* ``ray`` (:class:`RayConfig`): cluster address, per-worker resources, fault tolerance,
+* ``scheduler`` (:class:`SchedulerConfig`): when an idle shard is re-aimed or stopped.
+
+Every wrong field raises :class:`~paretoray.errors.ConfigError`, one line per error,
+starting with the field's path (``population``, ``ray.resources.gpu``), then the value
+found and what is allowed, with a close match for a misspelt name. Registry names
+(``problem``, ``algorithm``, ``adapter``, ``optimizer``) are checked against the
+registries when the config is validated, so a newly registered algorithm needs no edit
+here; constructor options are checked against the constructor's signature and their
+values by building the object once.
+
+The flat names of earlier versions (``address``, ``resources``, ``max_failures``,
+``stop_after_idle_rounds``) are still accepted by every constructor and by
+:meth:`SearchConfig.replace`, and mapped into their group, so ``paretoray.search(...,
+address=...)``, old YAML files and old ``run.json`` files keep working.
+
+``to_dict()`` is JSON-safe (``model_dump(mode="json")``), which is what ``run.json``
+stores; ``from_dict(to_dict())`` gives back an equal config.
 
 Example:
     >>> cfg = SearchConfig.from_yaml('''
     ... problem: zdt1
     ... algorithm: epo
     ... population: 32
+    ... ray: {resources: {gpu: 0.25}}
     ... ''')  # doctest: +SKIP
     >>> cfg.replace(steps=1000).rounds  # doctest: +SKIP
     10
@@ -23,271 +35,224 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
-import difflib
 import inspect
 import json
-import math
-import numbers
 import os
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 import yaml
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from typing_extensions import TypedDict
 
+from paretoray._validation import ExactInt, Number, did_you_mean, fail, to_config_error
 from paretoray.errors import ConfigError
 
-__all__ = ["SearchConfig"]
-
-#: Values accepted by ``SearchConfig.device``.
-DEVICES = ("auto", "cpu", "cuda")
-#: Values accepted in ``SearchConfig.directions`` (Optuna's words).
-DIRECTIONS = ("minimize", "maximize")
-#: Keys of ``SearchConfig.resources`` and their defaults (per worker).
-RESOURCE_DEFAULTS: dict[str, float] = {"cpu": 1, "gpu": 0}
-
-
-# ---------------------------------------------------------------- lazy registry names
-def _problem_names() -> list[str]:
-    from paretoray import problems
-
-    return problems.names()
-
-
-def _algorithm_names() -> list[str]:
-    from paretoray import algorithms
-
-    return algorithms.names()
-
-
-def _adapter_names() -> list[str]:
-    from paretoray.preferences import adapters
-
-    return adapters.names()
-
-
-def _optimizer_names() -> list[str]:
-    from paretoray.engine import OPTIMIZERS
-
-    return sorted(OPTIMIZERS)
-
-
-# ---------------------------------------------------------------- field checks
-def _fmt(value: Any) -> str:
-    return repr(value)
-
-
-def _did_you_mean(value: str, allowed: list[str]) -> str:
-    close = difflib.get_close_matches(value, allowed, n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
-
-
-def _type_error(name: str, value: Any, expected: str) -> ConfigError:
-    return ConfigError(
-        f"{name}={_fmt(value)} has type {type(value).__name__}; expected {expected}."
-    )
-
-
-def _check_int(name: str, value: Any, *, low: int, nullable: bool = False) -> int | None:
-    if value is None and nullable:
-        return None
-    expected = "an integer" + (" or null" if nullable else "")
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        # 64.0 from a YAML float or a computation is accepted; 64.5 is not.
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        else:
-            raise _type_error(name, value, expected)
-    value = int(value)
-    if value < low:
-        raise ConfigError(f"{name}={value} is not allowed; allowed values: integers >= {low}.")
-    return value
-
-
-def _check_float(name: str, value: Any, *, low: float, strict: bool) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise _type_error(name, value, "a number")
-    value = float(value)
-    bad = not math.isfinite(value) or (value <= low if strict else value < low)
-    if bad:
-        rel = ">" if strict else ">="
-        raise ConfigError(
-            f"{name}={value!r} is not allowed; allowed values: finite numbers {rel} {low:g}."
-        )
-    return value
-
-
-def _check_bool(name: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise _type_error(name, value, "a boolean (true or false)")
-    return value
-
-
-def _check_str(name: str, value: Any, *, nullable: bool = False) -> str | None:
-    if value is None and nullable:
-        return None
-    if isinstance(value, os.PathLike) and nullable:  # run_dir may be given as a Path
-        value = os.fspath(value)
-    if not isinstance(value, str):
-        raise _type_error(name, value, "a string" + (" or null" if nullable else ""))
-    if not value.strip():
-        raise ConfigError(f"{name}={value!r} is not allowed; it must be a non-empty string.")
-    return value
-
-
-def _check_choice(name: str, value: Any, allowed: list[str] | tuple[str, ...]) -> str:
-    if not isinstance(value, str):
-        raise _type_error(name, value, f"a string, one of: {', '.join(allowed)}")
-    key = value.lower()
-    if key not in allowed:
-        shown = ", ".join(allowed) if allowed else "(none registered)"
-        raise ConfigError(
-            f"{name}={value!r} is not allowed; allowed values: {shown}."
-            + _did_you_mean(key, list(allowed))
-        )
-    return key
-
+__all__ = ["CUSTOM_PREFIX", "RayConfig", "SchedulerConfig", "SearchConfig"]
 
 #: Prefix of the name recorded for a problem or algorithm passed as an object to
 #: ``paretoray.search``; such a run is resumed by passing the object again.
 CUSTOM_PREFIX = "custom:"
+#: Keys of ``RayConfig.resources`` and their defaults (per worker).
+RESOURCE_DEFAULTS: dict[str, float] = {"cpu": 1, "gpu": 0}
+#: Flat field names of earlier versions -> the group that holds them now.
+FLAT_NAMES: dict[str, str] = {
+    "address": "ray",
+    "resources": "ray",
+    "max_failures": "ray",
+    "stop_after_idle_rounds": "scheduler",
+}
 
 
-def _check_name(name: str, value: Any, names: Callable[[], list[str]]) -> str:
-    """A registry name, checked lazily against the registry (case-insensitive)."""
-    if not isinstance(value, str):
-        raise _type_error(name, value, "a string (a registered name)")
-    if name in ("problem", "algorithm") and value.startswith(CUSTOM_PREFIX):
-        return value
-    return _check_choice(name, value, names())
+# ---------------------------------------------------------------- field types
+def _lower(value: Any) -> Any:
+    return value.lower() if isinstance(value, str) else value
 
 
-def _check_options(name: str, value: Any) -> dict[str, Any]:
-    """A string-keyed mapping that survives JSON; returned as a plain JSON round trip."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise _type_error(name, value, "a mapping of option names to values")
-    for key in value:
-        if not isinstance(key, str):
-            raise ConfigError(
-                f"{name} has the key {key!r} of type {type(key).__name__}; "
-                "option names must be strings."
-            )
+def _path_to_str(value: Any) -> Any:
+    return os.fspath(value) if isinstance(value, os.PathLike) else value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise fail("is not allowed; it must be a non-empty string.")
+    return value
+
+
+def _json_safe(value: dict[str, Any]) -> dict[str, Any]:
+    """Options must survive run.json: returned as a plain JSON round trip."""
     try:
-        text = json.dumps(dict(value), allow_nan=False)
+        return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as e:
-        raise ConfigError(
-            f"{name}={value!r} cannot be saved to run.json ({e}); allowed values: "
-            "strings, numbers (finite), booleans, null, lists and mappings of them."
+        raise fail(
+            f"cannot be saved to run.json ({e}); allowed values: strings, numbers (finite), "
+            "booleans, null, lists and mappings of them."
         ) from None
-    return json.loads(text)
 
 
-def _check_float_list(name: str, value: Any, *, nullable: bool) -> list[float] | None:
-    if value is None and nullable:
-        return None
-    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
-        raise _type_error(name, value, "a list of numbers" + (" or null" if nullable else ""))
-    out = []
-    for i, v in enumerate(value):
-        if isinstance(v, bool) or not isinstance(v, numbers.Real) or not math.isfinite(v):
-            raise ConfigError(
-                f"{name}[{i}]={v!r} is not allowed; allowed values: finite numbers."
-            )
-        out.append(float(v))
-    if not out:
-        raise ConfigError(f"{name}=[] is not allowed; give one number per objective or null.")
-    return out
+def _whole_above_one(amount: float) -> float:
+    # Ray: a fractional request above one is not allowed ("1.5 GPUs").
+    if amount > 1 and not float(amount).is_integer():
+        raise fail("is not allowed; allowed values: a fraction in [0, 1] or a whole number "
+                   "(Ray rejects fractional amounts above one).")
+    return int(amount) if float(amount).is_integer() else amount
 
 
-def _check_directions(name: str, value: Any) -> list[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str) or not hasattr(value, "__iter__"):
-        raise _type_error(
-            name, value, f"a list of {' / '.join(repr(d) for d in DIRECTIONS)} (one per objective)"
+def _with_default_resources(value: dict[str, Any]) -> dict[str, Any]:
+    return {**RESOURCE_DEFAULTS, **value}
+
+
+def _none_is_empty(value: Any) -> Any:
+    return {} if value is None else value
+
+
+Text = Annotated[str, Strict(), AfterValidator(_not_blank), BeforeValidator(_path_to_str)]
+Name = Annotated[str, Strict()]
+Options = Annotated[dict[str, Any], AfterValidator(_json_safe), BeforeValidator(_none_is_empty)]
+Direction = Annotated[Literal["minimize", "maximize"], BeforeValidator(_lower)]
+Amount = Annotated[Number, Field(ge=0), AfterValidator(_whole_above_one)]
+
+
+class Resources(TypedDict, total=False):
+    """Per-worker Ray resources; a missing key takes its default (cpu 1, gpu 0)."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid")  # type: ignore[misc]
+
+    cpu: Amount
+    gpu: Amount
+
+
+class _Frozen(BaseModel):
+    """Frozen, closed (``extra="forbid"``) and raising ConfigError when built directly."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            raise _config_error(e, type(self), f"{type(self).__name__}()") from None
+
+    # pydantic calls a custom __init__ for nested groups and model_validate(); this marks
+    # it as the base one, so only a direct call converts errors (once, with full paths).
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise ConfigError(
+            f"{type(self).__name__} is frozen: {name} cannot be set; derive a changed copy "
+            f"with cfg.replace({name}=...)."
         )
-    out = [_check_choice(f"{name}[{i}]", v, DIRECTIONS) for i, v in enumerate(value)]
-    if not out:
-        raise ConfigError(f"{name}=[] is not allowed; give one direction per objective or null.")
-    return out
 
 
-def _check_resources(name: str, value: Any) -> dict[str, float]:
-    if value is None:
-        return dict(RESOURCE_DEFAULTS)
-    if not isinstance(value, Mapping):
-        raise _type_error(name, value, "a mapping like {'cpu': 1, 'gpu': 0}")
-    allowed = list(RESOURCE_DEFAULTS)
-    out = dict(RESOURCE_DEFAULTS)
-    for key, v in value.items():
-        if key not in RESOURCE_DEFAULTS:
-            raise ConfigError(
-                f"{name} has the unknown key {key!r}; allowed keys: {', '.join(allowed)}."
-                + _did_you_mean(str(key), allowed)
-            )
-        amount = _check_float(f"{name}[{key!r}]", v, low=0.0, strict=False)
-        # Ray: a fractional request above one is not allowed ("1.5 GPUs").
-        if amount > 1 and not amount.is_integer():
-            raise ConfigError(
-                f"{name}[{key!r}]={amount!r} is not allowed; allowed values: a fraction in "
-                "[0, 1] or a whole number (Ray rejects fractional amounts above one)."
-            )
-        out[key] = int(amount) if amount.is_integer() else amount
-    return out
+# ---------------------------------------------------------------- groups
+class RayConfig(_Frozen):
+    """Where the workers run and how faults are survived.
+
+    Attributes:
+        address: Ray cluster address; None starts Ray embedded on this machine.
+        resources: Per-worker Ray resources ``{"cpu": 1, "gpu": 0}``; an amount may be a
+            fraction of one (``gpu: 0.25``: four workers share a GPU) or a whole number.
+        max_failures: Restarts of a failed worker before the search fails, >= 0.
+        coordinator_restarts: Restarts of the coordinator actor (it reloads its state
+            from the run directory), >= 0.
+        allow_unauthenticated: Allow joining a cluster without token authentication.
+    """
+
+    address: Text | None = None
+    resources: Annotated[Resources, AfterValidator(_with_default_resources)] = Field(
+        default_factory=lambda: dict(RESOURCE_DEFAULTS))
+    max_failures: Annotated[ExactInt, Field(ge=0)] = 2
+    coordinator_restarts: Annotated[ExactInt, Field(ge=0)] = 3
+    allow_unauthenticated: Annotated[bool, Strict()] = False
 
 
-def _factory(kind: str, name: str) -> Callable[..., Any]:
+class SchedulerConfig(_Frozen):
+    """When the scheduler acts on a shard that adds nothing to the archive.
+
+    Attributes:
+        reaim_after: Rounds in a row with no accepted point before the shard is re-aimed
+            at the front's largest gaps (>= 1); None never re-aims.
+        stop_after_idle_rounds: Rounds in a row with no accepted point before the shard
+            is stopped (>= 1); None never stops.
+    """
+
+    reaim_after: Annotated[ExactInt, Field(ge=1)] | None = 2
+    stop_after_idle_rounds: Annotated[ExactInt, Field(ge=1)] | None = None
+
+
+# ---------------------------------------------------------------- registries (lazy)
+def _registry(kind: str) -> Any:
     if kind == "problem":
-        from paretoray import problems as registry
+        from paretoray import problems as module
     elif kind == "algorithm":
-        from paretoray import algorithms as registry
+        from paretoray import algorithms as module
     else:
-        from paretoray.preferences import adapters as registry
-    return registry.REGISTRY.factory(name)
+        from paretoray.preferences import adapters as module
+    return module.REGISTRY
 
 
-def _check_option_names(field_name: str, options: dict[str, Any], kind: str, name: str) -> None:
+def _registered(kind: str) -> list[str]:
+    if kind == "optimizer":
+        from paretoray.engine import OPTIMIZERS
+
+        return sorted(OPTIMIZERS)
+    return _registry(kind).names()
+
+
+def _check_option_names(field: str, options: dict[str, Any], kind: str, name: str) -> None:
     """Unknown constructor keywords fail here, not later inside a Ray worker."""
-    if not options or name.startswith(CUSTOM_PREFIX):
-        return
     try:
-        sig = inspect.signature(_factory(kind, name))
+        params = inspect.signature(_registry(kind).factory(name)).parameters.values()
     except (TypeError, ValueError):  # a factory without a signature: nothing to check
         return
-    params = sig.parameters.values()
     if any(p.kind is p.VAR_KEYWORD for p in params):
         return
     allowed = [p.name for p in params
                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
     for key in options:
         if key not in allowed:
-            raise ConfigError(
-                f"{field_name} has the unknown option {key!r} for {kind} {name!r}."
-                + _did_you_mean(key, allowed)
-                + f" Allowed options: {', '.join(allowed) or '(none)'}."
-            )
+            raise fail(f"{field} has the unknown option {key!r} for {kind} {name!r}."
+                       + did_you_mean(key, allowed)
+                       + f" Allowed options: {', '.join(allowed) or '(none)'}.")
 
 
-def _check_adapter(name: str, options: dict[str, Any]) -> None:
-    """Adapters are cheap to build: build one so that a wrong option value fails now."""
-    from paretoray.preferences import adapters
-
+def _check_option_values(field: str, options: dict[str, Any], kind: str, name: str) -> None:
+    """Build the object once so that a wrong option value fails now, naming the option."""
+    factory = _registry(kind).factory(name)
     try:
-        adapters.get(name, **options)
-    except ConfigError as e:
-        raise ConfigError(f"adapter_options={options!r}: {e}") from None
+        factory(**options)
+        return
+    except (TypeError, ValueError) as e:  # ConfigError is a ValueError
+        error = e
+    culprit = None
+    for key, value in options.items():  # the one option that fails on its own, if any
+        try:
+            factory(**{key: value})
+        except (TypeError, ValueError) as e:
+            culprit, error = key, e
+            break
+    shown = f"{field}={options!r}" if culprit is None else f"{field}.{culprit}={options[culprit]!r}"
+    reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+    raise fail(f"{shown} is not allowed for {kind} {name!r}: {reason}")
 
 
 # ---------------------------------------------------------------- the config
-@dataclass(frozen=True)
-class SearchConfig:
-    """What to optimize, how, and with what budget.
+class SearchConfig(_Frozen):
+    """What to optimize, how, with what budget, where (``ray``) and when to give up on a
+    shard (``scheduler``).
 
-    Frozen: derive a changed copy with :meth:`replace`. Names are stored lowercase.
+    Frozen: derive a changed copy with :meth:`replace`. Registry names are stored lowercase.
 
     Attributes:
         problem: Registered problem name (``paretoray.problems.names()``).
@@ -308,101 +273,98 @@ class SearchConfig:
         optimizer_options: Other keyword arguments of the optimizer.
         seed: Seed of every random draw (initial points, adapters), >= 0.
         run_dir: Run directory (a path or pyarrow filesystem URI); None picks one.
-        address: Ray cluster address; None starts Ray embedded on this machine.
         ref_point: Hypervolume reference point (one number per objective), or None
             to use the problem's. Its length is checked against the problem later.
         checkpoint_every: Tune checkpoint period, in rounds, >= 1.
-        max_failures: Restarts of a failed worker before the search fails, >= 0.
-        stop_after_idle_rounds: The scheduler stops a shard that had no point
-            accepted into the archive for this many rounds (>= 1); None never stops.
-        resources: Per-worker Ray resources ``{"cpu": 1, "gpu": 0}``; ``gpu`` may be a
-            fraction (``0.25``: four workers share a GPU).
         device: ``"auto"`` (CUDA when the worker sees one), ``"cpu"`` or ``"cuda"``.
         progress: Print the progress table.
         directions: ``"minimize"``/``"maximize"`` per objective (Optuna's words), or
             None for all minimized; its length is checked against the problem later.
+        ray: Cluster address, per-worker resources and fault tolerance (:class:`RayConfig`).
+        scheduler: Re-aim and stop rules for idle shards (:class:`SchedulerConfig`).
     """
 
-    problem: str
-    algorithm: str
-    problem_options: dict[str, Any] = field(default_factory=dict)
-    algorithm_options: dict[str, Any] = field(default_factory=dict)
-    population: int = 64
-    steps: int = 500
-    steps_per_round: int = 50
-    workers: int = 2
-    adapter: str = "adaptive"
-    adapter_options: dict[str, Any] = field(default_factory=dict)
-    lr: float = 1e-2
-    optimizer: str = "adam"
-    optimizer_options: dict[str, Any] = field(default_factory=dict)
-    seed: int = 0
-    run_dir: str | None = None
-    address: str | None = None
-    ref_point: list[float] | None = None
-    checkpoint_every: int = 2
-    max_failures: int = 2
-    stop_after_idle_rounds: int | None = None
-    resources: dict[str, float] = field(default_factory=lambda: dict(RESOURCE_DEFAULTS))
-    device: str = "auto"
-    progress: bool = True
-    directions: list[str] | None = None
+    problem: Name
+    algorithm: Name
+    problem_options: Options = Field(default_factory=dict)
+    algorithm_options: Options = Field(default_factory=dict)
+    population: Annotated[ExactInt, Field(ge=1)] = 64
+    steps: Annotated[ExactInt, Field(ge=1)] = 500
+    steps_per_round: Annotated[ExactInt, Field(ge=1)] = 50
+    workers: Annotated[ExactInt, Field(ge=0)] = 2
+    adapter: Name = "adaptive"
+    adapter_options: Options = Field(default_factory=dict)
+    lr: Annotated[Number, Field(gt=0)] = 1e-2
+    optimizer: Name = "adam"
+    optimizer_options: Options = Field(default_factory=dict)
+    seed: Annotated[ExactInt, Field(ge=0)] = 0
+    run_dir: Text | None = None
+    ref_point: Annotated[list[Number], Field(min_length=1)] | None = None
+    checkpoint_every: Annotated[ExactInt, Field(ge=1)] = 2
+    device: Annotated[Literal["auto", "cpu", "cuda"], BeforeValidator(_lower)] = "auto"
+    progress: Annotated[bool, Strict()] = True
+    directions: Annotated[list[Direction], Field(min_length=1)] | None = None
+    ray: RayConfig = Field(default_factory=RayConfig)
+    scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
 
     #: Fields without a default.
     REQUIRED: ClassVar[tuple[str, ...]] = ("problem", "algorithm")
 
-    def __post_init__(self) -> None:
-        checked = {
-            "problem": _check_name("problem", self.problem, _problem_names),
-            "algorithm": _check_name("algorithm", self.algorithm, _algorithm_names),
-            "problem_options": _check_options("problem_options", self.problem_options),
-            "algorithm_options": _check_options("algorithm_options", self.algorithm_options),
-            "population": _check_int("population", self.population, low=1),
-            "steps": _check_int("steps", self.steps, low=1),
-            "steps_per_round": _check_int("steps_per_round", self.steps_per_round, low=1),
-            "workers": _check_int("workers", self.workers, low=0),
-            "adapter": _check_name("adapter", self.adapter, _adapter_names),
-            "adapter_options": _check_options("adapter_options", self.adapter_options),
-            "lr": _check_float("lr", self.lr, low=0.0, strict=True),
-            "optimizer": _check_name("optimizer", self.optimizer, _optimizer_names),
-            "optimizer_options": _check_options("optimizer_options", self.optimizer_options),
-            "seed": _check_int("seed", self.seed, low=0),
-            "run_dir": _check_str("run_dir", self.run_dir, nullable=True),
-            "address": _check_str("address", self.address, nullable=True),
-            "ref_point": _check_float_list("ref_point", self.ref_point, nullable=True),
-            "checkpoint_every": _check_int("checkpoint_every", self.checkpoint_every, low=1),
-            "max_failures": _check_int("max_failures", self.max_failures, low=0),
-            "stop_after_idle_rounds": _check_int(
-                "stop_after_idle_rounds", self.stop_after_idle_rounds, low=1, nullable=True
-            ),
-            "resources": _check_resources("resources", self.resources),
-            "device": _check_choice("device", self.device, DEVICES),
-            "progress": _check_bool("progress", self.progress),
-            "directions": _check_directions("directions", self.directions),
-        }
-        # Fields are normalized (lowercase names, plain lists/dicts) in place.
-        for name, value in checked.items():
-            object.__setattr__(self, name, value)
-        _check_option_names("problem_options", self.problem_options, "problem", self.problem)
-        _check_option_names("algorithm_options", self.algorithm_options, "algorithm",
-                            self.algorithm)
-        _check_option_names("adapter_options", self.adapter_options, "adapter", self.adapter)
-        _check_adapter(self.adapter, self.adapter_options)
+    # ------------------------------------------------------------ validators
+    @model_validator(mode="before")
+    @classmethod
+    def _flat_names(cls, data: Any) -> Any:
+        """Move the flat names of earlier versions into their group."""
+        if not isinstance(data, Mapping) or not any(k in data for k in FLAT_NAMES):
+            return data
+        data = dict(data)
+        for key, group in FLAT_NAMES.items():
+            if key in data:
+                given = data.get(group)
+                base = (given.model_dump() if isinstance(given, BaseModel)
+                        else dict(given) if isinstance(given, Mapping) else {})
+                data[group] = {**base, key: data.pop(key)}
+        return data
+
+    @field_validator("problem", "algorithm", "adapter", "optimizer")
+    @classmethod
+    def _registered_name(cls, value: str, info: Any) -> str:
+        kind = info.field_name
+        if kind in ("problem", "algorithm") and value.startswith(CUSTOM_PREFIX):
+            return value
+        allowed = _registered(kind)
+        key = value.lower()
+        if key not in allowed:
+            raise fail(f"is not allowed; allowed values: {', '.join(allowed) or '(none)'}."
+                       + did_you_mean(key, allowed))
+        return key
+
+    @field_validator("ref_point", "directions", mode="before")
+    @classmethod
+    def _sequence_not_text(cls, value: Any) -> Any:
+        return list(value) if hasattr(value, "__iter__") and not isinstance(
+            value, str | bytes | Mapping) else value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> SearchConfig:
         if self.workers > self.population:
-            raise ConfigError(
+            raise fail(
                 f"workers={self.workers} is not allowed with population={self.population}; "
                 f"allowed values: 0 .. {self.population} (each worker owns a shard of at "
                 "least one member). Lower `workers` or raise `population`."
             )
-        if (
-            self.directions is not None
-            and self.ref_point is not None
-            and len(self.directions) != len(self.ref_point)
-        ):
-            raise ConfigError(
+        if (self.directions is not None and self.ref_point is not None
+                and len(self.directions) != len(self.ref_point)):
+            raise fail(
                 f"directions has {len(self.directions)} entries but ref_point has "
                 f"{len(self.ref_point)}; both give one value per objective."
             )
+        for kind in ("problem", "algorithm", "adapter"):
+            name, options = getattr(self, kind), getattr(self, f"{kind}_options")
+            if options and not name.startswith(CUSTOM_PREFIX):
+                _check_option_names(f"{kind}_options", options, kind, name)
+                _check_option_values(f"{kind}_options", options, kind, name)
+        return self
 
     # ------------------------------------------------------------ derived values
     @property
@@ -410,33 +372,46 @@ class SearchConfig:
         """Number of coordinator rounds, ``ceil(steps / steps_per_round)``."""
         return -(-self.steps // self.steps_per_round)
 
+    @property
+    def address(self) -> str | None:
+        """``ray.address`` (the flat name of earlier versions)."""
+        return self.ray.address
+
+    @property
+    def resources(self) -> dict[str, float]:
+        """``ray.resources`` (the flat name of earlier versions)."""
+        return self.ray.resources
+
+    @property
+    def max_failures(self) -> int:
+        """``ray.max_failures`` (the flat name of earlier versions)."""
+        return self.ray.max_failures
+
+    @property
+    def stop_after_idle_rounds(self) -> int | None:
+        """``scheduler.stop_after_idle_rounds`` (the flat name of earlier versions)."""
+        return self.scheduler.stop_after_idle_rounds
+
     @classmethod
     def field_names(cls) -> list[str]:
-        """Every field name, in declaration order."""
-        return [f.name for f in dataclasses.fields(cls)]
+        """Every top-level field name, in declaration order (groups last)."""
+        return list(cls.model_fields)
 
     # ------------------------------------------------------------ dict / kwargs
     @classmethod
-    def _check_keys(cls, keys: list[str], where: str, *, require: bool = True,
-                    hint: str = "") -> None:
-        allowed = cls.field_names()
-        for key in keys:
-            if not isinstance(key, str) or key not in allowed:
-                raise ConfigError(
-                    f"{where} has the unknown field {key!r}."
-                    + _did_you_mean(str(key), allowed)
-                    + f" Allowed fields: {', '.join(allowed)}.{hint}"
-                )
-        missing = [name for name in cls.REQUIRED if require and name not in keys]
-        if missing:
-            registered = {"problem": _problem_names, "algorithm": _algorithm_names}
-            parts = [f"{name!r} (registered: {', '.join(registered[name]()) or 'none'})"
-                     for name in missing]
-            raise ConfigError(f"{where} lacks the required field {' and '.join(parts)}.")
+    def _build(cls, data: Mapping[str, Any], where: str, hint: str = "") -> SearchConfig:
+        try:
+            return cls.model_validate(dict(data))
+        except ValidationError as e:
+            raise _config_error(e, cls, where, hint) from None
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SearchConfig:
         """Build and validate a config from a mapping of field names to values.
+
+        Groups are nested mappings (``{"ray": {"address": ...}}``); the flat names of
+        earlier versions (``address``, ``resources``, ...) are accepted too, so old
+        ``run.json`` files load.
 
         Raises:
             ConfigError: An unknown or missing field, or an invalid value.
@@ -446,30 +421,37 @@ class SearchConfig:
                 f"A config must be a mapping of field names to values; got "
                 f"{type(d).__name__} {d!r:.80}."
             )
-        cls._check_keys(list(d), "The config")
-        return cls(**dict(d))
+        return cls._build(d, "The config")
 
     @classmethod
     def from_kwargs(cls, **kwargs: Any) -> SearchConfig:
         """Build a config from ``paretoray.search()``'s keyword arguments.
 
-        Every keyword must be a field: an unknown keyword (a typo, or an option meant
-        for the algorithm) raises instead of being silently dropped; pass constructor
-        options as ``algorithm_options={...}`` / ``problem_options={...}``.
+        Every keyword must be a field (or a flat name such as ``address``): an unknown
+        keyword (a typo, or an option meant for the algorithm) raises instead of being
+        silently dropped; pass constructor options as ``algorithm_options={...}``.
         """
-        cls._check_keys(list(kwargs), "search()", hint=(
+        return cls._build(kwargs, "search()", hint=(
             " Constructor options go in problem_options={...}, algorithm_options={...} "
             "or adapter_options={...}."))
-        return cls(**kwargs)
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-safe dict of every field (a deep copy)."""
-        return json.loads(json.dumps(dataclasses.asdict(self), allow_nan=False))
+        """A JSON-safe dict of every field, groups nested (a deep copy)."""
+        return self.model_dump(mode="json")
 
     def replace(self, **changes: Any) -> SearchConfig:
-        """A validated copy with ``changes`` applied (unknown names raise ConfigError)."""
-        self._check_keys(list(changes), "replace()", require=False)
-        return dataclasses.replace(self, **changes)
+        """A validated copy with ``changes`` applied.
+
+        A group given as a mapping is merged into the current group
+        (``replace(ray={"address": a})`` keeps the resources); flat names of earlier
+        versions go to their group. Unknown names raise :class:`ConfigError`.
+        """
+        data = self.model_dump()
+        for key, value in changes.items():
+            if key in ("ray", "scheduler") and isinstance(value, Mapping):
+                value = {**data[key], **value}
+            data[key] = value
+        return self._build(data, "replace()")
 
     # ------------------------------------------------------------ YAML
     @classmethod
@@ -516,6 +498,36 @@ class SearchConfig:
         return text
 
 
+# ---------------------------------------------------------------- boundary
+#: What a value of the right type looks like, where the type alone says too little.
+_EXPECTED = {
+    "ref_point": "a list of numbers (one number per objective)",
+    "directions": "a list of 'minimize' / 'maximize' (one per objective)",
+    "ray.resources": "a mapping like {'cpu': 1, 'gpu': 0}",
+    "problem_options": "a mapping of option names to values",
+    "algorithm_options": "a mapping of option names to values",
+    "adapter_options": "a mapping of option names to values",
+    "optimizer_options": "a mapping of option names to values",
+    "problem": "a string (a registered name)",
+    "algorithm": "a string (a registered name)",
+    "adapter": "a string (a registered name)",
+    "optimizer": "a string (a registered name)",
+}
+
+
+def _required(name: str) -> str:
+    if name in ("problem", "algorithm"):
+        return f"{name!r} (registered: {', '.join(_registered(name)) or 'none'})"
+    return repr(name)
+
+
+def _config_error(exc: ValidationError, root: type[BaseModel], where: str,
+                  hint: str = "") -> ConfigError:
+    aliases = list(FLAT_NAMES) if root is SearchConfig else []
+    return to_config_error(exc, where=where, root=root, expected=_EXPECTED, aliases=aliases,
+                           hint=hint, required=_required)
+
+
 def _read_yaml_source(source: str | os.PathLike[str]) -> tuple[str, str]:
     """(text, description) of a YAML path or YAML text."""
     if isinstance(source, os.PathLike):
@@ -535,3 +547,4 @@ def _read_yaml_source(source: str | os.PathLike[str]) -> tuple[str, str]:
         return path.read_text(encoding="utf-8"), f"Config file {str(path)!r}"
     except OSError as e:
         raise ConfigError(f"Cannot read the config file {str(path)!r}: {e.strerror}.") from None
+

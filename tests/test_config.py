@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import re
@@ -64,8 +63,10 @@ def test_defaults_and_rounds(base):
 
 
 def test_frozen_and_replace_validates(full):
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(ConfigError, match=r"frozen.*cfg\.replace\(population=\.\.\.\)"):
         full.population = 3  # type: ignore[misc]
+    with pytest.raises(ConfigError, match="frozen"):
+        full.ray.address = "elsewhere"  # type: ignore[misc]
     assert full.replace(population=32).population == 32
     assert full.population == 16  # the original is untouched
     with pytest.raises(ConfigError, match="population=0"):
@@ -114,7 +115,7 @@ def test_to_dict_is_json_safe_and_round_trips(full):
     again = json.loads(json.dumps(d, allow_nan=False))
     assert again == d
     assert SearchConfig.from_dict(again) == full
-    d["resources"]["cpu"] = 99  # a deep copy: the config does not change
+    d["ray"]["resources"]["cpu"] = 99  # a deep copy: the config does not change
     assert full.resources["cpu"] == 2
 
 
@@ -142,7 +143,7 @@ INVALID = [
     ("adapter_options", {"stepp": 0.5}, ["adapter_options", "'stepp'", "Did you mean 'step'"]),
     ("adapter_options", {"step": 2.0}, ["adapter_options", "step=2.0", "(0, 1]"]),
     ("adapter_options", [1, 2], ["adapter_options=[1, 2]", "expected a mapping"]),
-    ("lr", 0, ["lr=0.0", "finite numbers > 0"]),
+    ("lr", 0, ["lr=0 ", "finite numbers > 0"]),
     ("lr", math.inf, ["lr=inf", "finite numbers > 0"]),
     ("lr", "fast", ["lr='fast'", "expected a number"]),
     ("optimizer", "adm", ["optimizer='adm'", "allowed values: adagrad, adam, adamw, rmsprop, sgd",
@@ -158,11 +159,11 @@ INVALID = [
     ("checkpoint_every", 0, ["checkpoint_every=0", "integers >= 1"]),
     ("max_failures", -2, ["max_failures=-2", "integers >= 0"]),
     ("stop_after_idle_rounds", 0, ["stop_after_idle_rounds=0", "integers >= 1"]),
-    ("resources", {"gpu": -1}, ["resources['gpu']=-1.0", "finite numbers >= 0"]),
-    ("resources", {"gpu": 1.5}, ["resources['gpu']=1.5", "whole number"]),
+    ("resources", {"gpu": -1}, ["ray.resources.gpu=-1", "finite numbers >= 0"]),
+    ("resources", {"gpu": 1.5}, ["ray.resources.gpu=1.5", "whole number"]),
     ("resources", {"gpus": 1}, ["unknown key 'gpus'", "allowed keys: cpu, gpu",
                                 "Did you mean 'gpu'"]),
-    ("resources", 4, ["resources=4", "expected a mapping"]),
+    ("resources", 4, ["ray.resources=4", "expected a mapping"]),
     ("device", "gpu", ["device='gpu'", "allowed values: auto, cpu, cuda"]),
     ("progress", "yes", ["progress='yes'", "expected a boolean"]),
     ("directions", ["min", "maximize"], ["directions[0]='min'",
@@ -270,3 +271,125 @@ def test_from_kwargs_rejects_unknown_options(base):
     assert "Allowed fields:" in msg and "lr" in msg
     with pytest.raises(ConfigError, match="Did you mean 'workers'"):
         SearchConfig.from_kwargs(**base, worker=2)
+
+
+# ---------------------------------------------------------------- groups (ray, scheduler)
+def test_groups_defaults_and_nested_dicts(base):
+    cfg = SearchConfig(**base)
+    assert cfg.ray.model_dump() == {"address": None, "resources": {"cpu": 1, "gpu": 0},
+                                    "max_failures": 2, "coordinator_restarts": 3,
+                                    "allow_unauthenticated": False}
+    assert cfg.scheduler.model_dump() == {"reaim_after": 2, "stop_after_idle_rounds": None}
+    nested = SearchConfig.from_dict({**base, "ray": {"address": "ray://h:1",
+                                                     "resources": {"gpu": 0.25}},
+                                     "scheduler": {"reaim_after": None,
+                                                   "stop_after_idle_rounds": 5}})
+    assert nested.ray.address == "ray://h:1"
+    assert nested.ray.resources == {"cpu": 1, "gpu": 0.25}
+    assert (nested.scheduler.reaim_after, nested.scheduler.stop_after_idle_rounds) == (None, 5)
+    assert list(nested.to_dict())[-2:] == ["ray", "scheduler"]
+
+
+def test_flat_names_of_earlier_versions_map_into_groups(base):
+    flat = SearchConfig.from_kwargs(**base, address="ray://h:1", resources={"gpu": 0.5},
+                                    max_failures=0, stop_after_idle_rounds=3)
+    nested = SearchConfig.from_dict({**base, "ray": {"address": "ray://h:1",
+                                                     "resources": {"gpu": 0.5},
+                                                     "max_failures": 0},
+                                     "scheduler": {"stop_after_idle_rounds": 3}})
+    assert flat == nested
+    # the flat names still read (api, runner), and replace() takes them too
+    assert (flat.address, flat.resources, flat.max_failures, flat.stop_after_idle_rounds) == (
+        "ray://h:1", {"cpu": 1, "gpu": 0.5}, 0, 3)
+    moved = flat.replace(address="ray://other:2", stop_after_idle_rounds=None)
+    assert moved.ray.address == "ray://other:2" and moved.ray.resources == flat.ray.resources
+    assert moved.scheduler.stop_after_idle_rounds is None
+    assert moved.scheduler.reaim_after == flat.scheduler.reaim_after
+    # a flat name and its group together: the flat value lands inside the given group
+    both = SearchConfig.from_dict({**base, "ray": {"max_failures": 5}, "address": "a:1"})
+    assert (both.ray.max_failures, both.ray.address) == (5, "a:1")
+
+
+def test_replace_merges_a_group_mapping(full):
+    changed = full.replace(ray={"max_failures": 7})
+    assert changed.ray.max_failures == 7
+    assert changed.ray.address == full.ray.address == "ray://head:10001"
+    assert changed.ray.resources == {"cpu": 2, "gpu": 0.25}
+    with pytest.raises(ConfigError, match=r"^ray\.max_failures=1\.5 has type float"):
+        full.replace(ray={"max_failures": 1.5})
+
+
+def test_old_run_json_config_loads(tmp_path):
+    """A run.json written before the groups existed (flat keys) still loads."""
+    old = {  # SearchConfig.to_dict() of the previous release, as stored in run.json
+        "problem": "zdt1", "algorithm": "epo", "problem_options": {},
+        "algorithm_options": {"relax": True}, "population": 16, "steps": 100,
+        "steps_per_round": 20, "workers": 2, "adapter": "adaptive", "adapter_options": {},
+        "lr": 0.01, "optimizer": "adam", "optimizer_options": {}, "seed": 3,
+        "run_dir": str(tmp_path / "r"), "address": None, "ref_point": [11.0, 11.0],
+        "checkpoint_every": 2, "max_failures": 1, "stop_after_idle_rounds": None,
+        "resources": {"cpu": 1, "gpu": 0}, "device": "cpu", "progress": False,
+        "directions": None,
+    }
+    (tmp_path / "run.json").write_text(json.dumps({"config": old}))
+    cfg = SearchConfig.from_dict(json.loads((tmp_path / "run.json").read_text())["config"])
+    assert (cfg.ray.max_failures, cfg.ray.address, cfg.ray.resources) == (
+        1, None, {"cpu": 1, "gpu": 0})
+    assert cfg.scheduler.stop_after_idle_rounds is None
+    assert cfg.algorithm_options == {"relax": True} and cfg.seed == 3
+    # ... and is written back nested, which loads to the same config
+    new = cfg.to_dict()
+    assert "address" not in new and new["ray"]["max_failures"] == 1
+    assert SearchConfig.from_dict(new) == cfg
+
+
+@pytest.mark.parametrize(("group", "value", "fragments"), [
+    ("ray", {"adress": "x"}, ["ray has the unknown field 'adress'",
+                              "Did you mean 'address'?", "Allowed fields: address,"]),
+    ("ray", {"coordinator_restarts": -1}, ["ray.coordinator_restarts=-1", "integers >= 0"]),
+    ("ray", {"allow_unauthenticated": "yes"}, ["ray.allow_unauthenticated='yes'",
+                                               "expected a boolean"]),
+    ("ray", {"address": ""}, ["ray.address=''", "non-empty"]),
+    ("ray", 3, ["ray=3", "expected a mapping"]),
+    ("scheduler", {"reaim_after": 0}, ["scheduler.reaim_after=0", "integers >= 1"]),
+    ("scheduler", {"stop_after_idle_rounds": 2.5}, ["scheduler.stop_after_idle_rounds=2.5",
+                                                    "expected an integer or null"]),
+])
+def test_group_errors_name_the_dotted_field(base, group, value, fragments):
+    with pytest.raises(ConfigError) as err:
+        SearchConfig.from_dict({**base, group: value})
+    for fragment in fragments:
+        assert fragment in str(err.value), str(err.value)
+
+
+def test_every_error_on_its_own_line_field_path_first(base):
+    with pytest.raises(ConfigError) as err:
+        SearchConfig.from_dict({**base, "population": 0, "lr": "x",
+                                "ray": {"max_failures": -1}})
+    lines = str(err.value).splitlines()
+    assert sorted(line.split("=")[0] for line in lines) == ["lr", "population",
+                                                            "ray.max_failures"]
+
+
+def test_flat_name_typo_suggests_the_flat_name(base):
+    with pytest.raises(ConfigError, match=r"unknown field 'adress'\. Did you mean 'address'"):
+        SearchConfig.from_kwargs(**base, adress="ray://h:1")
+
+
+# ---------------------------------------------------------------- option values
+def test_option_values_are_checked_by_building_the_object():
+    """`eps="abc"` used to pass the config and fail later inside a worker (TypeError)."""
+    with pytest.raises(ConfigError) as err:
+        SearchConfig(problem="zdt1", algorithm="epo", algorithm_options={"eps": "abc"})
+    msg = str(err.value)
+    assert msg.startswith("algorithm_options.eps='abc' is not allowed for algorithm 'epo'")
+    assert "\n" not in msg
+    # the failing option is named even next to valid ones
+    with pytest.raises(ConfigError, match=r"^algorithm_options\.eps=-1 .*must be >= 0"):
+        SearchConfig(problem="zdt1", algorithm="epo",
+                     algorithm_options={"relax": True, "eps": -1})
+    with pytest.raises(ConfigError, match=r"^problem_options\.n_var=1 .*'zdt1'"):
+        SearchConfig(problem="zdt1", algorithm="epo", problem_options={"n_var": 1})
+    ok = SearchConfig(problem="zdt1", algorithm="epo", algorithm_options={"eps": 0.01},
+                      problem_options={"n_var": 5})
+    assert ok.algorithm_options == {"eps": 0.01}
