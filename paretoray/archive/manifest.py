@@ -4,7 +4,14 @@ The manifest is the commit log: a segment exists for readers once, and only once
 manifest that lists it has replaced the previous one. It records, per segment, its row
 count, size and sha256, and for ``front.arrow`` its checksum and which segments it covers
 (``covers_through``: the last segment merged; ``excluded``: segments that were corrupt
-when it was built).
+when it was built). Since schema version 2 each segment entry also records the ``(shard,
+round)`` it commits, in the same atomic step as the segment, so a replayed round is
+recognized from the manifest alone; and segments live in ``archive/segments/`` so that
+``archive/*.arrow`` means the front only. Older manifests (no ``segment_dir``) keep their
+segments in ``archive/`` and are read as they are.
+
+Every name the manifest lists is checked to be a plain ``seg-NNNNNN.arrow`` before any file
+is opened, so a crafted manifest cannot make a reader open a file outside the run directory.
 """
 
 from __future__ import annotations
@@ -21,6 +28,10 @@ STATE_JSON = "state.json"
 ARCHIVE_DIR = "archive"
 MANIFEST_JSON = "manifest.json"
 FRONT_ARROW = "front.arrow"
+#: Folder of the segments inside ``archive/`` (schema version 2 on; version 1 used ``archive/``).
+SEGMENT_DIR = "segments"
+#: Folder inside ``archive/`` where unlisted segments are kept (see ``Store.open``).
+QUARANTINE_DIR = "quarantine"
 RUN_FORMAT = "paretoray.run"
 MANIFEST_FORMAT = "paretoray.archive.manifest"
 
@@ -34,8 +45,24 @@ def segment_name(number: int) -> str:
 
 def segment_number(name: str) -> int | None:
     """The number of a segment file name, or None if ``name`` is not one."""
-    match = _SEGMENT_RE.match(name)
+    match = _SEGMENT_RE.fullmatch(name)
     return int(match.group(1)) if match else None
+
+
+def check_segment_name(name: Any, *, where: str) -> str:
+    """Return ``name`` if it is a plain ``seg-NNNNNN.arrow``; else raise naming it.
+
+    Raises:
+        ArchiveError: For anything else (``../x``, absolute paths, separators, other files).
+    """
+    if not isinstance(name, str) or segment_number(name) is None:
+        raise ArchiveError(
+            f"{where} lists a segment named {name!r}, which is not a plain "
+            "'seg-NNNNNN.arrow' file name; paretoray reads only segment files inside the run "
+            "directory's archive. The manifest was edited outside paretoray: restore it "
+            "from a backup, or remove that entry."
+        )
+    return name
 
 
 @dataclass(frozen=True)
@@ -52,6 +79,13 @@ class SegmentEntry:
         min_round: Smallest ``round`` value in the segment.
         max_round: Largest ``round`` value in the segment.
         created: When it was committed (ISO 8601, UTC).
+        shard: The worker shard whose round this segment commits, or None (older manifests,
+            or an append that mixed shards).
+        round: The coordinator round this segment commits, or None (as for ``shard``).
+        rejected: Rows dropped by the append because an objective was not finite.
+        accepted: How many of its points entered the front when it was committed (None:
+            not recorded, older manifests).
+        front_size: Size of the front right after it was committed (None: not recorded).
     """
 
     name: str
@@ -63,6 +97,16 @@ class SegmentEntry:
     min_round: int
     max_round: int
     created: str = ""
+    shard: int | None = None
+    round: int | None = None
+    rejected: int = 0
+    accepted: int | None = None
+    front_size: int | None = None
+
+    @property
+    def key(self) -> tuple[int, int] | None:
+        """``(shard, round)`` when both are recorded, else None."""
+        return None if self.shard is None or self.round is None else (self.shard, self.round)
 
 
 @dataclass(frozen=True)
@@ -94,11 +138,23 @@ class Manifest:
         next_point_id: The id the next appended point gets.
         segments: Committed segments, in commit order.
         front: The compacted front, or None when none was written yet.
+        segment_dir: Folder of the segments inside ``archive/``: ``"segments"``, or ``""``
+            for run directories written before schema version 2 (segments in ``archive/``).
     """
 
     next_point_id: int = 0
     segments: list[SegmentEntry] = field(default_factory=list)
     front: FrontEntry | None = None
+    segment_dir: str = SEGMENT_DIR
+
+    @property
+    def segment_folder(self) -> str:
+        """The folder of the segments relative to the run directory."""
+        return f"{ARCHIVE_DIR}/{self.segment_dir}" if self.segment_dir else ARCHIVE_DIR
+
+    def segment_rel(self, name: str) -> str:
+        """The path of segment ``name`` relative to the run directory."""
+        return f"{self.segment_folder}/{name}"
 
     @property
     def next_segment_number(self) -> int:
@@ -111,6 +167,7 @@ class Manifest:
             "format": MANIFEST_FORMAT,
             "schema_version": SCHEMA_VERSION,
             "next_point_id": self.next_point_id,
+            "segment_dir": self.segment_dir,
             "segments": [asdict(s) for s in self.segments],
             "front": None if self.front is None else {
                 **asdict(self.front), "excluded": list(self.front.excluded)
@@ -129,13 +186,24 @@ class Manifest:
                     f"{where} has schema version {version}, newer than this paretoray "
                     f"understands ({SCHEMA_VERSION}). Upgrade paretoray to read it."
                 )
+            segment_dir = data.get("segment_dir", "")
+            if segment_dir not in ("", SEGMENT_DIR):
+                raise ArchiveError(
+                    f"{where} names segment_dir={segment_dir!r}; only {SEGMENT_DIR!r} (or none, "
+                    "for older runs) is allowed. Restore the manifest from a backup."
+                )
+            for s in data["segments"]:
+                check_segment_name(s.get("name"), where=where)
             segments = [SegmentEntry(**s) for s in data["segments"]]
             front_raw = data.get("front")
             front = None
             if front_raw is not None:
                 excluded = tuple(front_raw.get("excluded", ()))
+                covers = front_raw.get("covers_through")
+                for name in (*excluded, *([] if covers is None else [covers])):
+                    check_segment_name(name, where=where)
                 front = FrontEntry(**{**front_raw, "excluded": excluded})
-            return cls(int(data["next_point_id"]), segments, front)
+            return cls(int(data["next_point_id"]), segments, front, segment_dir)
         except ArchiveError:
             raise
         except (AttributeError, KeyError, TypeError, ValueError) as exc:

@@ -6,6 +6,11 @@ when it was built; otherwise the front is rebuilt in memory from the segments (s
 from a valid but older ``front.arrow`` when there is one, merging only the later segments).
 A segment that is missing or fails its size, checksum, Arrow or schema check is reported by
 name and never merged. None of this needs the lock, and it works on any pyarrow filesystem.
+
+:func:`verify` also checks the exactly-once property of the log: no ``(shard, round)`` is
+committed by two segments, and no round is missing between a shard's first and last round
+of a session (the ``lineage`` in ``run.json``). The pairs are read from the segments'
+``shard``/``round`` columns, so manifests older than the per-entry record are checked too.
 """
 
 from __future__ import annotations
@@ -24,8 +29,10 @@ from paretoray.archive.manifest import (
     ARCHIVE_DIR,
     FRONT_ARROW,
     MANIFEST_JSON,
+    QUARANTINE_DIR,
     RUN_FORMAT,
     RUN_JSON,
+    SEGMENT_DIR,
     Manifest,
     SegmentEntry,
     segment_number,
@@ -85,7 +92,8 @@ def read_manifest(loc: Location) -> Manifest:
     try:
         data = loc.read_json(rel)
     except FileNotFoundError:
-        stray = [n for n in loc.list_names(ARCHIVE_DIR) if segment_number(n) is not None]
+        stray = [n for d in (ARCHIVE_DIR, f"{ARCHIVE_DIR}/{SEGMENT_DIR}")
+                 for n in loc.list_names(d) if segment_number(n) is not None]
         if stray:
             raise ArchiveError(
                 f"{loc.path(rel)} is missing but {len(stray)} segment files exist "
@@ -114,8 +122,25 @@ def _parse_arrow(data: bytes, schema: pa.Schema, rows: int) -> tuple[pa.Table | 
     return table.replace_schema_metadata(schema.metadata), None
 
 
+def segment_rel(loc: Location, name: str, manifest: Manifest | None = None) -> str:
+    """Where segment ``name`` lives, relative to the run directory.
+
+    With ``manifest`` its ``segment_dir`` decides; without, ``archive/segments/`` is tried
+    first and ``archive/`` (run directories written before schema version 2) second.
+    """
+    if manifest is not None:
+        return manifest.segment_rel(name)
+    new = f"{ARCHIVE_DIR}/{SEGMENT_DIR}/{name}"
+    return new if loc.size(new) is not None else f"{ARCHIVE_DIR}/{name}"
+
+
 def read_segment(
-    loc: Location, entry: SegmentEntry, schema: pa.Schema, *, parse: bool = True
+    loc: Location,
+    entry: SegmentEntry,
+    schema: pa.Schema,
+    *,
+    parse: bool = True,
+    manifest: Manifest | None = None,
 ) -> tuple[pa.Table | None, str | None]:
     """Read and check one committed segment.
 
@@ -125,11 +150,13 @@ def read_segment(
         schema: The run's point schema.
         parse: Whether to parse the Arrow file after the checksum (False: only check
             size and sha256, and return no table).
+        manifest: The manifest listing ``entry`` (it says which folder holds the segments);
+            when None both layouts are tried.
 
     Returns:
         ``(table, None)`` when it verifies, else ``(None, reason)``.
     """
-    rel = f"{ARCHIVE_DIR}/{entry.name}"
+    rel = segment_rel(loc, entry.name, manifest)
     size = loc.size(rel)
     if size is None:
         return None, "missing"
@@ -181,6 +208,17 @@ class ScanResult:
     front_obj: np.ndarray
     front_fresh: bool
     front_note: str | None
+    keys: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    quarantined: list[str] = field(default_factory=list)
+
+
+def table_keys(table: pa.Table) -> list[tuple[int, int]]:
+    """The distinct ``(shard, round)`` pairs of a segment's rows, sorted."""
+    if table.num_rows == 0:
+        return []
+    pairs = np.stack([np.asarray(table["shard"].to_numpy(), dtype=np.int64),
+                      np.asarray(table["round"].to_numpy(), dtype=np.int64)], axis=1)
+    return [(int(a), int(b)) for a, b in np.unique(pairs, axis=0)]
 
 
 def _check_front(
@@ -232,11 +270,14 @@ def scan(loc: Location, *, checksums: bool = True) -> ScanResult:
     for _ in range(3):  # a writer may replace manifest and front between our two reads
         manifest = read_manifest(loc)
         problems: dict[str, str] = {}
+        keys: dict[str, list[tuple[int, int]]] = {}
         for entry in manifest.segments:
             if checksums:
-                _, problem = read_segment(loc, entry, schema)
+                table, problem = read_segment(loc, entry, schema, manifest=manifest)
+                if table is not None:
+                    keys[entry.name] = table_keys(table)
             else:
-                size = loc.size(f"{ARCHIVE_DIR}/{entry.name}")
+                size = loc.size(manifest.segment_rel(entry.name))
                 problem = None if size == entry.bytes else (
                     "missing" if size is None else
                     f"size is {size} bytes, the manifest says {entry.bytes}"
@@ -253,7 +294,7 @@ def scan(loc: Location, *, checksums: bool = True) -> ScanResult:
     front, front_obj = base, list_to_numpy(base["objectives"], m)
     to_merge = [s for s in manifest.segments[len(covered) :] if s.name not in problems]
     for entry in to_merge:
-        table, problem = read_segment(loc, entry, schema)
+        table, problem = read_segment(loc, entry, schema, manifest=manifest)
         if table is None:
             problems[entry.name] = problem or "unreadable"
             continue
@@ -263,13 +304,58 @@ def scan(loc: Location, *, checksums: bool = True) -> ScanResult:
             f"front.arrow covers segments through {covered[-1] if covered else 'none'}; "
             f"{len(names) - len(covered)} later segment(s) were merged in memory"
         )
-    on_disk = loc.list_names(ARCHIVE_DIR)
-    committed = set(names)
-    orphans = [f"{ARCHIVE_DIR}/{n}" for n in on_disk
-               if is_tmp_name(n) or (segment_number(n) is not None and n not in committed)]
+    committed = {manifest.segment_rel(n) for n in names}
+    orphans = []
+    for folder in (ARCHIVE_DIR, f"{ARCHIVE_DIR}/{SEGMENT_DIR}"):
+        orphans += [f"{folder}/{n}" for n in loc.list_names(folder)
+                    if is_tmp_name(n) or (segment_number(n) is not None
+                                          and f"{folder}/{n}" not in committed)]
     orphans += [n for n in loc.list_names("") if is_tmp_name(n)]
+    quarantined = [f"{ARCHIVE_DIR}/{QUARANTINE_DIR}/{n}"
+                   for n in loc.list_names(f"{ARCHIVE_DIR}/{QUARANTINE_DIR}")]
     return ScanResult(meta, schema, manifest, problems, orphans, front.combine_chunks(),
-                      front_obj, front_fresh, front_problem)
+                      front_obj, front_fresh, front_problem, keys, quarantined)
+
+
+def round_problems(
+    entries: list[SegmentEntry],
+    keys: dict[str, list[tuple[int, int]]],
+    lineage: Any = None,
+) -> tuple[list[tuple[int, int, list[str]]], list[tuple[int, int]]]:
+    """Duplicate and missing ``(shard, round)`` records of a run's log.
+
+    Args:
+        entries: The committed segments, in commit order.
+        keys: Per segment name, the ``(shard, round)`` pairs read from its rows; entries
+            missing here use the manifest's record (``shard``/``round``), if any.
+        lineage: ``run.json``'s ``lineage`` (a list of ``{"first_round": r, ...}``): gaps
+            are looked for inside each session only, between a shard's first and last round.
+
+    Returns:
+        ``(duplicates, missing)``: ``(shard, round, segment names)`` for every pair
+        committed by more than one segment, and the ``(shard, round)`` pairs absent between
+        a shard's first and last committed round of a session.
+    """
+    owners: dict[tuple[int, int], list[str]] = {}
+    for entry in entries:
+        pairs = keys.get(entry.name)
+        if pairs is None:
+            pairs = [] if entry.key is None else [entry.key]
+        for pair in pairs:
+            owners.setdefault(pair, []).append(entry.name)
+    duplicates = [(s, r, names) for (s, r), names in sorted(owners.items()) if len(names) > 1]
+    starts = sorted({int(s.get("first_round", 0)) for s in lineage
+                     if isinstance(s, dict)}) if isinstance(lineage, list) else []
+    by_session: dict[tuple[int, int], list[int]] = {}
+    for shard, rnd in owners:
+        session = int(np.searchsorted(starts, rnd, side="right")) if starts else 0
+        by_session.setdefault((shard, session), []).append(rnd)
+    missing: list[tuple[int, int]] = []
+    for (shard, _), rounds in sorted(by_session.items()):
+        present = np.unique(rounds)
+        gaps = np.setdiff1d(np.arange(present[0], present[-1] + 1), present)
+        missing += [(shard, int(r)) for r in gaps]
+    return duplicates, sorted(missing)
 
 
 @dataclass
@@ -289,6 +375,12 @@ class VerifyReport:
         front_fresh: Whether ``front.arrow`` is valid and covers every committed segment.
         front_rows: Number of points in the front (as rebuilt when it was stale).
         front_note: Why the front is not fresh, or None.
+        duplicates: ``(shard, round, segment names)`` for each round committed more than
+            once (a replay appended twice); makes the report fail.
+        missing_rounds: ``(shard, round)`` absent between a shard's first and last committed
+            round of a session (a round that went missing); makes the report fail.
+        quarantined: Files kept in ``archive/quarantine/`` (segments found on disk that the
+            manifest does not list); re-admit them with ``paretoray verify --readmit``.
     """
 
     run_dir: str
@@ -300,6 +392,9 @@ class VerifyReport:
     front_fresh: bool = True
     front_rows: int = 0
     front_note: str | None = None
+    duplicates: list[tuple[int, int, list[str]]] = field(default_factory=list)
+    missing_rounds: list[tuple[int, int]] = field(default_factory=list)
+    quarantined: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         lines = [f"Run directory {self.run_dir}: {'OK' if self.ok else 'PROBLEMS FOUND'}"]
@@ -309,11 +404,27 @@ class VerifyReport:
             lines += [f"    {name}: {reason}" for name, reason in self.corrupt]
         else:
             lines.append("  corrupt:  none")
+        if self.duplicates:
+            lines.append(f"  rounds:   {len(self.duplicates)} (shard, round) committed more "
+                         "than once:")
+            lines += [f"    shard {s} round {r}: {', '.join(names)}"
+                      for s, r, names in self.duplicates]
+        if self.missing_rounds:
+            shown = ", ".join(f"shard {s} round {r}" for s, r in self.missing_rounds[:20])
+            more = len(self.missing_rounds) - 20
+            lines.append(f"  missing:  {len(self.missing_rounds)} round(s) never committed: "
+                         f"{shown}{f', ... ({more} more)' if more > 0 else ''}")
+        if not self.duplicates and not self.missing_rounds:
+            lines.append("  rounds:   each (shard, round) committed once, none missing")
         if self.orphans:
-            lines.append(f"  orphans:  {', '.join(self.orphans)} (ignored; removed on the next "
-                         "writable open)")
+            lines.append(f"  orphans:  {', '.join(self.orphans)} (ignored; on the next writable "
+                         "open the write in flight is discarded and other segments are "
+                         "quarantined)")
         else:
             lines.append("  orphans:  none")
+        if self.quarantined:
+            lines.append(f"  quarantine: {', '.join(self.quarantined)} (kept, not in the "
+                         "archive; `paretoray verify --readmit RUN_DIR` re-admits them)")
         state = "fresh" if self.front_fresh else f"stale ({self.front_note}); rebuilt on open"
         lines.append(f"  front:    {self.front_rows} points, {state}")
         return "\n".join(lines)
@@ -324,9 +435,11 @@ def report_from_scan(run_dir: str, result: ScanResult) -> VerifyReport:
     corrupt = [(s.name, result.problems[s.name]) for s in result.manifest.segments
                if s.name in result.problems]
     rows = sum(s.rows for s in result.manifest.segments if s.name not in result.problems)
+    duplicates, missing = round_problems(result.manifest.segments, result.keys,
+                                         result.meta.get("lineage"))
     return VerifyReport(
         run_dir=run_dir,
-        ok=not corrupt,
+        ok=not corrupt and not duplicates and not missing,
         segments=[s.name for s in result.manifest.segments],
         rows=rows,
         corrupt=corrupt,
@@ -334,6 +447,9 @@ def report_from_scan(run_dir: str, result: ScanResult) -> VerifyReport:
         front_fresh=result.front_fresh,
         front_rows=result.front.num_rows,
         front_note=result.front_note,
+        duplicates=duplicates,
+        missing_rounds=missing,
+        quarantined=result.quarantined,
     )
 
 
@@ -396,7 +512,8 @@ def segment_paths(run_dir: str | os.PathLike[str]) -> list[str]:
         run_dir: A local path or a pyarrow filesystem URI.
     """
     loc = Location(run_dir)
-    return [loc.path(f"{ARCHIVE_DIR}/{s.name}") for s in read_manifest(loc).segments]
+    manifest = read_manifest(loc)
+    return [loc.path(manifest.segment_rel(s.name)) for s in manifest.segments]
 
 
 def read_points(run_dir: str | os.PathLike[str]) -> pa.Table:
@@ -414,8 +531,9 @@ def read_points(run_dir: str | os.PathLike[str]) -> pa.Table:
     meta = read_run_meta(loc)
     schema = schema_for(meta)
     tables, corrupt = [], []
-    for entry in read_manifest(loc).segments:
-        table, problem = read_segment(loc, entry, schema)
+    manifest = read_manifest(loc)
+    for entry in manifest.segments:
+        table, problem = read_segment(loc, entry, schema, manifest=manifest)
         if table is None:
             corrupt.append((entry.name, problem or "unreadable"))
         else:

@@ -34,7 +34,8 @@ import numpy as np
 import pyarrow as pa
 
 #: Version of the on-disk layout (run.json, manifest.json and the point schema).
-SCHEMA_VERSION = 1
+#: 2: segments in ``archive/segments/``, ``(shard, round)`` per manifest entry; 1 still read.
+SCHEMA_VERSION = 2
 
 _KEY_VERSION = b"paretoray.schema_version"
 _KEY_M = b"paretoray.m"

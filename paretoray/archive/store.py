@@ -8,21 +8,34 @@ Layout (DESIGN.md, "The run directory")::
       state.json           the coordinator's small resumable state (write_state / read_state)
       LOCK                 {"pid", "host", "since", ...} of the one writer
       archive/
-        manifest.json      committed segments (rows, bytes, sha256, point ids, rounds) and front
-        seg-000001.arrow   Arrow IPC file: the points of one append
+        manifest.json      committed segments (rows, bytes, sha256, point ids, (shard, round))
         front.arrow        the current nondominated set, compacted
+        segments/
+          seg-000001.arrow Arrow IPC file: the points of one append (one shard's round)
+        quarantine/        segments found on disk that the manifest does not list (kept)
+
+Run directories written before schema version 2 hold their segments directly in
+``archive/``; they are read and appended to in that layout.
 
 An append (see :meth:`Store.append`) is committed by the manifest replacing the previous one:
 
 1. the segment is serialized in memory, hashed, written to a hidden temp file, fsynced and
-   renamed to ``seg-NNNNNN.arrow`` (the directory is fsynced too);
+   renamed to ``segments/seg-NNNNNN.arrow`` (the directory is fsynced too);
 2. when compaction is due, the new front is renamed onto ``front.arrow`` the same way, but
    without fsync: it is a cache that the manifest's checksum validates;
 3. ``manifest.json`` is replaced atomically, listing the segment (and the new front's checksum).
 
-A crash before step 3 leaves an orphan segment that readers ignore and the next writable open
-deletes; a ``front.arrow`` replaced in step 2 without step 3 no longer matches the manifest's
-checksum, so it is rebuilt from the segments. Nothing committed is ever rewritten.
+The manifest entry records the ``(shard, round)`` the segment commits, in the same atomic
+step, so an append of a round already committed (a replayed offer) is answered from the
+manifest and writes nothing: exactly once by construction, whatever else was lost.
+
+A crash before step 3 leaves an orphan segment that readers ignore. The next writable open
+discards only the write that was in flight (temp files, and a segment numbered exactly the
+manifest's next number that does not parse); any other unlisted segment (a manifest restored
+from an older backup, say) is moved to ``archive/quarantine/``, never deleted, and can be
+re-admitted (``Store.open(..., readmit=True)``). A ``front.arrow`` replaced in step 2
+without step 3 no longer matches the manifest's checksum, so it is rebuilt from the
+segments. Nothing committed is ever rewritten.
 
 Only local paths (and ``file://`` URIs) can be written, including shared POSIX mounts
 (NFS): the pattern needs atomic rename and ``O_EXCL``. Any pyarrow filesystem URI can be read
@@ -32,6 +45,7 @@ with :func:`paretoray.archive.open`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import warnings
 import weakref
@@ -50,6 +64,7 @@ from paretoray.archive._fs import (
     atomic_write_bytes,
     atomic_write_json,
     dumps_json,
+    is_tmp_name,
     local_path,
     sha256_hex,
 )
@@ -59,8 +74,10 @@ from paretoray.archive.manifest import (
     ARCHIVE_DIR,
     FRONT_ARROW,
     MANIFEST_JSON,
+    QUARANTINE_DIR,
     RUN_FORMAT,
     RUN_JSON,
+    SEGMENT_DIR,
     STATE_JSON,
     FrontEntry,
     Manifest,
@@ -74,6 +91,7 @@ from paretoray.archive.reader import (
     read_run_meta,
     report_from_scan,
     scan,
+    table_keys,
     warn_corrupt,
 )
 from paretoray.archive.schema import (
@@ -81,6 +99,7 @@ from paretoray.archive.schema import (
     default_objective_names,
     fixed_list,
     point_schema,
+    schema_problem,
 )
 from paretoray.errors import ArchiveError, ShapeError
 
@@ -102,6 +121,9 @@ class AppendResult:
         accepted: How many of the written points entered the front.
         front_size: Size of the front after the merge.
         point_ids: A `rows`-dim int64 array, the ids given to the written points in row order.
+        duplicate: True when this ``(shard, round)`` was already committed: nothing was
+            written and the other fields describe the earlier append (``front_size`` is the
+            size right after it, when the manifest recorded it, else the current size).
     """
 
     segment: str | None
@@ -110,6 +132,7 @@ class AppendResult:
     accepted: int
     front_size: int
     point_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    duplicate: bool = False
 
 
 def _now() -> datetime:
@@ -168,7 +191,8 @@ class Store:
     Attributes:
         run_dir: The run directory.
         meta: The content of ``run.json``.
-        report: What the opening scan found (corrupt segments, orphans removed, front state).
+        report: What the opening scan found (corrupt segments, orphans, front state).
+        readmitted: Segments appended from the quarantine by ``Store.open(readmit=True)``.
         compact_every: ``front.arrow`` is rewritten every this many appends (1: on every
             append) and always on :meth:`close`, so it is fresh after a clean close.
 
@@ -192,6 +216,8 @@ class Store:
     _front: pa.Table
     _front_obj: np.ndarray
     _excluded: tuple[str, ...]
+    _committed: dict[tuple[int, int], SegmentEntry]
+    readmitted: list[str]
 
     def __init__(self, *_args: Any, **_kwargs: Any) -> None:
         raise TypeError("Use Store.create(run_dir, n_obj=...) or Store.open(run_dir).")
@@ -205,6 +231,7 @@ class Store:
         self._closed = False
         self._archive = run_dir / ARCHIVE_DIR
         self._appends_since_compaction = 0
+        self.readmitted = []
         if compact_every < 1:
             raise ArchiveError(f"`compact_every` must be >= 1; got {compact_every}.")
         self.compact_every = compact_every
@@ -259,7 +286,7 @@ class Store:
             if (path / RUN_JSON).exists():  # created by a racing process before our lock
                 raise ArchiveError(f"{path} already holds a run; use `Store.open`.")
             store = cls._new(path, lock, compact_every)
-            (path / ARCHIVE_DIR).mkdir(exist_ok=True)
+            (path / ARCHIVE_DIR / SEGMENT_DIR).mkdir(parents=True, exist_ok=True)
             run = {
                 "format": RUN_FORMAT,
                 "schema_version": SCHEMA_VERSION,
@@ -281,17 +308,28 @@ class Store:
         return store
 
     @classmethod
-    def open(cls, run_dir: str | os.PathLike[str], *, compact_every: int = 1) -> Store:
+    def open(
+        cls, run_dir: str | os.PathLike[str], *, compact_every: int = 1, readmit: bool = False
+    ) -> Store:
         """Open an existing run for appending: take the lock, recover, load the front.
 
-        Recovery removes orphans (segments never committed, temp files) with a warning,
-        skips corrupt segments with a warning naming each (they stay in the manifest so a
-        restored file is picked up again), and rebuilds and rewrites ``front.arrow`` when it
-        is missing or stale. :attr:`report` holds what was found.
+        Recovery never deletes a segment that could hold committed-quality data. It discards
+        only the write that was in flight when a writer stopped: temp files, and a segment
+        file numbered exactly the manifest's next number whose content does not parse as the
+        run's Arrow schema. Every other ``seg-*.arrow`` the manifest does not list (e.g. when
+        ``manifest.json`` was restored from an older backup) is moved to
+        ``archive/quarantine/`` with a warning naming it. Corrupt committed segments are
+        skipped with a warning naming each (they stay in the manifest so a restored file is
+        picked up again), and ``front.arrow`` is rebuilt when it is missing or stale.
+        :attr:`report` holds what was found.
 
         Args:
             run_dir: A local path (or ``file://`` URI) holding ``run.json``.
             compact_every: Rewrite ``front.arrow`` every this many appends (and on close).
+            readmit: Re-admit the quarantined segments: each one whose Arrow schema is the
+                run's and whose ``(shard, round)`` pairs are not committed yet is appended
+                with a fresh entry and fresh point ids, then removed from the quarantine;
+                the others stay there, named in a warning. :attr:`readmitted` lists them.
 
         Raises:
             ArchiveError: When there is no run there, or it cannot be read.
@@ -307,33 +345,103 @@ class Store:
         lock.acquire()
         try:
             store = cls._new(path, lock, compact_every)
-            (path / ARCHIVE_DIR).mkdir(exist_ok=True)
             result = scan(Location(path), checksums=True)
             store.report = report_from_scan(str(path), result)
             warn_corrupt(store.report)
-            if result.orphans:
-                for rel in result.orphans:
-                    with contextlib.suppress(FileNotFoundError):
-                        (path / rel).unlink()
-                warnings.warn(
-                    f"Removed {len(result.orphans)} orphan file(s) from {path}, left by a writer "
-                    f"that stopped mid-append: {', '.join(result.orphans)}. Their points were "
-                    "never committed (at most the round in flight is lost).",
-                    ArchiveWarning,
-                    stacklevel=2,
-                )
+            (path / result.manifest.segment_folder).mkdir(parents=True, exist_ok=True)
+            store._recover(result.orphans, result.manifest, result.schema)
             store._load(result.meta, result.manifest, result)
             if not result.front_fresh:
                 store._write_front_and_manifest()
+            store.readmitted = store._readmit() if readmit else []
         except BaseException:
             lock.release()
             raise
         return store
 
+    def _recover(self, orphans: list[str], manifest: Manifest, schema: pa.Schema) -> None:
+        """Discard the write in flight; quarantine every other unlisted segment."""
+        in_flight = manifest.segment_rel(segment_name(manifest.next_segment_number))
+        discarded, kept = [], []
+        for rel in orphans:
+            path = self.run_dir / rel
+            if is_tmp_name(path.name) or (rel == in_flight and not _parses(path, schema)):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                discarded.append(rel)
+            else:
+                kept.append(_quarantine(path, self._archive / QUARANTINE_DIR))
+        if discarded:
+            warnings.warn(
+                f"Discarded the write in flight in {self.run_dir}, left by a writer that "
+                f"stopped mid-append: {', '.join(discarded)}. Its points were never committed "
+                "(at most the round in flight is lost; it is offered again on resume).",
+                ArchiveWarning,
+                stacklevel=3,
+            )
+        if kept:
+            warnings.warn(
+                f"Quarantined {len(kept)} segment file(s) of {self.run_dir} that the manifest "
+                f"does not list (kept, not deleted): {', '.join(kept)}. They are not in the "
+                "front. If the manifest was restored from an older backup, re-admit them with "
+                f"`paretoray verify --readmit {self.run_dir}` or "
+                "`Store.open(run_dir, readmit=True)`.",
+                ArchiveWarning,
+                stacklevel=3,
+            )
+
+    def _readmit(self) -> list[str]:
+        """Append the quarantined segments that fit the run; returns the new segment names."""
+        folder = self._archive / QUARANTINE_DIR
+        names = sorted(p.name for p in folder.iterdir()) if folder.is_dir() else []
+        added, refused = [], []
+        for name in names:
+            path = folder / name
+            try:
+                table = pa.ipc.open_file(pa.py_buffer(path.read_bytes())).read_all()
+            except (pa.ArrowInvalid, OSError) as exc:
+                refused.append(f"{name} (not a readable Arrow IPC file: {exc})")
+                continue
+            problem = schema_problem(table.schema, self._schema)
+            keys = table_keys(table) if problem is None else []
+            again = [k for k in keys if k in self._committed]
+            if problem is not None:
+                refused.append(f"{name} ({problem})")
+            elif again:
+                refused.append(f"{name} (shard {again[0][0]} round {again[0][1]} is already "
+                               f"committed by {self._committed[again[0]].name})")
+            else:
+                obj = np.stack(table["objectives"].to_numpy(zero_copy_only=False))
+                if not np.isfinite(obj).all():
+                    refused.append(f"{name} (holds non-finite objectives)")
+                    continue
+                key = keys[0] if len(keys) == 1 else None
+                result = self._write(table.replace_schema_metadata(self._schema.metadata),
+                                     key=key, rejected=0)
+                path.unlink()
+                added.append(result.segment)
+        if refused:
+            warnings.warn(
+                f"Left {len(refused)} quarantined file(s) of {self.run_dir} in "
+                f"{folder}: {'; '.join(refused)}.",
+                ArchiveWarning,
+                stacklevel=3,
+            )
+        return [a for a in added if a is not None]
+
     def _load(self, meta: dict[str, Any], manifest: Manifest, result: Any) -> None:
         self.meta = meta
         self._schema = point_schema(meta["n_obj"], meta.get("n_var"), meta["objective_names"])
         self._manifest = manifest
+        # O(1) replay check. Entries of older manifests carry no (shard, round); the scan
+        # read them from the segment's rows (one pair: that round; several: none).
+        keys = {} if result is None else result.keys
+        self._committed = {}
+        for entry in manifest.segments:
+            pairs = keys.get(entry.name, [])
+            key = entry.key or (pairs[0] if len(pairs) == 1 else None)
+            if key is not None:
+                self._committed.setdefault(key, entry)
         if result is None:
             self._front = self._schema.empty_table()
             self._front_obj = np.empty((0, meta["n_obj"]))
@@ -367,6 +475,26 @@ class Store:
         A resumed coordinator starts its next round here.
         """
         return max((s.max_round + 1 for s in self._manifest.segments), default=0)
+
+    def committed_rounds(self) -> dict[tuple[int, int], SegmentEntry]:
+        """Every committed ``(shard, round)`` and the manifest entry of its segment.
+
+        Built from the manifest when the store opens (older manifests: from the segments'
+        rows) and kept current by :meth:`append`; the coordinator's source of truth for
+        what was already committed, whatever happened to ``state.json``.
+
+        Returns:
+            A new dict ``{(shard, round): SegmentEntry}``.
+        """
+        return dict(self._committed)
+
+    def last_round(self) -> int:
+        """The largest ``round`` in the manifest, or -1 for a run without segments.
+
+        Round numbering of a resumed run continues from here, so it survives a lost
+        ``state.json``.
+        """
+        return max((s.max_round for s in self._manifest.segments), default=-1)
 
     @property
     def next_point_id(self) -> int:
@@ -404,19 +532,27 @@ class Store:
         step: int | np.ndarray,
         time: datetime | None = None,
     ) -> AppendResult:
-        """Write one segment of points and merge them into the front.
+        """Write one segment of points and merge them into the front, once per round.
 
         Rows whose objectives are not all finite are dropped and counted. Point ids are
         assigned in row order to the kept rows, starting at :attr:`next_point_id`. The
         caller's arrays are never modified.
+
+        When ``shard`` and ``round`` are single values (scalars, or arrays holding one
+        value), the manifest entry records that ``(shard, round)`` in the same atomic commit
+        as the segment. Appending a pair that is already committed writes nothing and
+        returns the earlier append's result with ``duplicate=True`` (a replayed offer is a
+        no-op). Such a round is recorded even when every row is rejected (a 0-row segment),
+        so :func:`~paretoray.archive.verify` can tell a round that went missing from an
+        empty one.
 
         Args:
             objectives: A `k x m`-dim array of objective values (an `m`-dim one is one point).
             preference: A `k x m`-dim array, or an `m`-dim one shared by all rows.
             x: A `k x d`-dim array of decision vectors (runs created with ``n_var``), or None.
             params_ref: A checkpoint file name per row (or one for all), or None.
-            round: The coordinator round (scalar or `k`-dim).
-            shard: The worker shard (scalar or `k`-dim).
+            round: The coordinator round (scalar or `k`-dim), >= 0.
+            shard: The worker shard (scalar or `k`-dim), >= 0.
             member: The population member (scalar or `k`-dim).
             algorithm: The weighting's name (one string or `k` strings).
             step: The engine step (scalar or `k`-dim).
@@ -426,6 +562,9 @@ class Store:
             An :class:`AppendResult`.
         """
         self._check_open()
+        key = _single_key(shard, round)
+        if key is not None and key in self._committed:
+            return self._earlier(self._committed[key])
         m, d = self.n_obj, self.n_var
         obj = np.asarray(objectives, dtype=np.float64)
         if obj.ndim == 1:
@@ -463,11 +602,10 @@ class Store:
         finite = np.isfinite(obj).all(axis=1)
         rows = int(finite.sum())
         rejected = k - rows
-        if rows == 0:
+        if rows == 0 and key is None:
             return AppendResult(None, 0, rejected, 0, self._front.num_rows)
         keep = np.flatnonzero(finite)
-        first_id = self._manifest.next_point_id
-        ids = np.arange(first_id, first_id + rows, dtype=np.int64)
+        ids = np.zeros(rows, dtype=np.int64)  # assigned by _write
         stamp = (time or _now()).astimezone(UTC)
         arrays: dict[str, pa.Array] = {
             "point_id": pa.array(ids),
@@ -485,30 +623,53 @@ class Store:
         arrays["step"] = pa.array(columns["step"][keep])
         arrays["time"] = pa.repeat(pa.scalar(stamp, self._schema.field("time").type), rows)
         table = pa.Table.from_pydict(arrays, schema=self._schema)
+        return self._write(table, key=key, rejected=rejected)
 
+    def _earlier(self, entry: SegmentEntry) -> AppendResult:
+        """The result of the append that committed ``entry``, marked as a duplicate."""
+        ids = np.arange(entry.first_point_id, entry.last_point_id + 1, dtype=np.int64)
+        front_size = self._front.num_rows if entry.front_size is None else entry.front_size
+        return AppendResult(entry.name, entry.rows, entry.rejected, entry.accepted or 0,
+                            front_size, ids, duplicate=True)
+
+    def _write(
+        self, table: pa.Table, *, key: tuple[int, int] | None, rejected: int
+    ) -> AppendResult:
+        """Give ``table``'s rows fresh point ids, write it as the next segment, commit."""
+        rows = table.num_rows
+        first_id = self._manifest.next_point_id
+        ids = np.arange(first_id, first_id + rows, dtype=np.int64)
+        table = table.set_column(table.schema.get_field_index("point_id"),
+                                 self._schema.field("point_id"), pa.array(ids))
+        rounds = np.asarray(table["round"].to_numpy(), dtype=np.int64)
+        no_rows = key[1] if key is not None else 0
         name = segment_name(self._manifest.next_segment_number)
         data = _serialize(table)
-        atomic_write_bytes(self._archive / name, data)
+        atomic_write_bytes(self.run_dir / self._manifest.segment_rel(name), data)
+        front, front_obj, accepted = merge_table(self._front, self._front_obj, table)
         entry = SegmentEntry(
             name=name,
             rows=rows,
             bytes=len(data),
             sha256=sha256_hex(data),
-            first_point_id=int(ids[0]),
-            last_point_id=int(ids[-1]),
-            min_round=int(columns["round"][keep].min()),
-            max_round=int(columns["round"][keep].max()),
+            first_point_id=first_id,
+            last_point_id=first_id + rows - 1,
+            min_round=int(rounds.min()) if rows else no_rows,
+            max_round=int(rounds.max()) if rows else no_rows,
             created=_iso(_now()),
+            shard=None if key is None else key[0],
+            round=None if key is None else key[1],
+            rejected=rejected,
+            accepted=accepted,
+            front_size=front.num_rows,
         )
-        front, front_obj, accepted = merge_table(self._front, self._front_obj, table)
-        manifest = Manifest(
-            next_point_id=first_id + rows,
-            segments=[*self._manifest.segments, entry],
-            front=self._manifest.front,
-        )
+        manifest = dataclasses.replace(self._manifest, next_point_id=first_id + rows,
+                                       segments=[*self._manifest.segments, entry])
         self._appends_since_compaction += 1
         compact = self._appends_since_compaction >= self.compact_every
         self._commit(manifest, front, front_obj, compact=compact)
+        if key is not None:
+            self._committed.setdefault(key, entry)
         return AppendResult(name, rows, rejected, accepted, front.num_rows, ids)
 
     def _commit(
@@ -536,8 +697,7 @@ class Store:
             self._appends_since_compaction = 0
 
     def _write_front_and_manifest(self) -> None:
-        manifest = Manifest(self._manifest.next_point_id, list(self._manifest.segments),
-                            self._manifest.front)
+        manifest = dataclasses.replace(self._manifest, segments=list(self._manifest.segments))
         self._commit(manifest, self._front, self._front_obj, compact=True)
 
     def compact(self) -> None:
@@ -605,6 +765,38 @@ class Store:
         state = "closed" if self._closed else "open"
         return (f"Store({str(self.run_dir)!r}, m={self.n_obj}, d={self.n_var}, "
                 f"segments={len(self._manifest.segments)}, front={self._front.num_rows}, {state})")
+
+
+def _single_key(shard: Any, round: Any) -> tuple[int, int] | None:
+    """``(shard, round)`` when both hold one value, else None."""
+    values = []
+    for value in (shard, round):
+        arr = np.unique(np.asarray(value))
+        if arr.size != 1 or not np.issubdtype(arr.dtype, np.integer):
+            return None
+        values.append(int(arr[0]))
+    return values[0], values[1]
+
+
+def _parses(path: Path, schema: pa.Schema) -> bool:
+    """Whether ``path`` is a complete Arrow IPC file of the run's schema."""
+    try:
+        table = pa.ipc.open_file(pa.py_buffer(path.read_bytes())).read_all()
+    except (pa.ArrowInvalid, OSError):
+        return False
+    return schema_problem(table.schema, schema) is None
+
+
+def _quarantine(path: Path, folder: Path) -> str:
+    """Move ``path`` into ``folder`` under a name not taken yet; returns the new path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / path.name
+    n = 1
+    while target.exists():
+        n += 1
+        target = folder / f"{path.stem}~{n}{path.suffix}"
+    os.replace(path, target)
+    return str(target)
 
 
 def _serialize(table: pa.Table) -> pa.Buffer:

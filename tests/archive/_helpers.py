@@ -36,8 +36,13 @@ def fill(
     d: int | None = 3,
     seed: int = 0,
     start_round: int = 0,
+    shards: int = 1,
 ) -> list[str | None]:
-    """Append each `k x m` chunk as one round; returns the segment names written."""
+    """Append each `k x m` chunk as one (shard, round); returns the segment names written.
+
+    Chunk ``i`` goes to shard ``i % shards`` in round ``start_round + i // shards``, so
+    every shard's rounds are consecutive, as the coordinator commits them.
+    """
     rng = np.random.default_rng(seed)
     names = []
     for i, chunk in enumerate(chunks):
@@ -46,8 +51,8 @@ def fill(
             chunk,
             preference=np.full(m, 1.0 / m),
             x=None if d is None else rng.random((k, d)),
-            round=start_round + i,
-            shard=i % 2,
+            round=start_round + i // shards,
+            shard=i % shards,
             member=np.arange(k),
             algorithm="epo",
             step=10 * i,
@@ -57,4 +62,4 @@ def fill(
 
 
 def seg_path(run_dir: Path, name: str) -> Path:
-    return run_dir / "archive" / name
+    return run_dir / "archive" / "segments" / name

@@ -27,14 +27,14 @@ def test_arrays_and_repr(tmp_path: Path) -> None:
     run = tmp_path / "run"
     F = _front(2, 10)
     with Store.create(run, n_obj=2, n_var=4, meta={"objective_names": ["err", "cost"]}) as s:
-        fill(s, [F[:5], F[5:]], d=4)
+        fill(s, [F[:5], F[5:]], d=4, shards=2)
     front = open(run)
     assert len(front) == 10
     assert front.objectives.shape == (10, 2) and front.preferences.shape == (10, 2)
     assert front.x.shape == (10, 4)
     assert front.point_ids.tolist() == list(range(10))
     assert front.shards.tolist() == [0] * 5 + [1] * 5
-    assert front.rounds.tolist() == [0] * 5 + [1] * 5
+    assert front.rounds.tolist() == [0] * 10
     assert not front.objectives.flags.writeable
     text = repr(front)
     assert "10 points" in text and "m=2" in text and "d=4" in text and "'err'" in text

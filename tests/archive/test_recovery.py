@@ -102,26 +102,29 @@ def test_corrupt_segment_is_reported_and_skipped(tmp_path: Path, damage: str, re
         )
 
 
-def test_orphans_ignored_then_cleaned(tmp_path: Path) -> None:
+def test_write_in_flight_ignored_then_discarded(tmp_path: Path) -> None:
     run = tmp_path / "run"
     _, names = _three_segments(run)
     before = as_set(open(run).objectives)
-    # A crash between a segment's rename and the manifest update, and one mid-write.
-    (run / "archive" / segment_name(4)).write_bytes(seg_path(run, names[1]).read_bytes())
-    (run / "archive" / f".{segment_name(5)}.abc123.tmp").write_bytes(b"partial")
+    # A crash mid-rename of the next segment (half of it on disk), and temp files mid-write.
+    whole = seg_path(run, names[1]).read_bytes()
+    seg_path(run, segment_name(4)).write_bytes(whole[: len(whole) // 2])
+    seg_path(run, f".{segment_name(5)}.abc123.tmp").write_bytes(b"partial")
     (run / ".state.json.deadbeef.tmp").write_bytes(b"{")
     report = verify(run)
     assert report.ok
     assert sorted(report.orphans) == sorted([
-        f"archive/{segment_name(4)}", f"archive/.{segment_name(5)}.abc123.tmp",
+        f"archive/segments/{segment_name(4)}", f"archive/segments/.{segment_name(5)}.abc123.tmp",
         ".state.json.deadbeef.tmp",
     ])
     assert as_set(open(run).objectives) == before
-    with pytest.warns(ArchiveWarning, match="orphan"), Store.open(run) as store:
+    with pytest.warns(ArchiveWarning, match="write in flight"), Store.open(run) as store:
         assert store.segments == names
         res = fill(store, [np.array([[9.0, 9.0]])], start_round=3)
         assert res == [segment_name(4)]
-    assert verify(run).orphans == []
+    report = verify(run)
+    assert report.orphans == [] and report.quarantined == []
+    assert not (run / "archive" / "quarantine").exists()
 
 
 def test_missing_or_replaced_front_is_rebuilt(tmp_path: Path) -> None:

@@ -54,7 +54,7 @@ def test_round_trip_points_and_metadata(tmp_path: Path) -> None:
     assert run_json["objective_names"] == ["loss_a", "loss_b"]
 
     # Any Arrow reader opens the segment directly.
-    path = run / "archive" / "seg-000001.arrow"
+    path = run / "archive" / "segments" / "seg-000001.arrow"
     with pa.ipc.open_file(path) as reader:
         table = reader.read_all()
     meta = table.schema.metadata
@@ -75,7 +75,7 @@ def test_round_trip_points_and_metadata(tmp_path: Path) -> None:
     dataset_table = ds.dataset(segment_paths(run), format="arrow").to_table()
     assert dataset_table.num_rows == 8
     assert dataset_table.equals(read_points(run))
-    globbed = sorted(str(p) for p in (run / "archive").glob("seg-*.arrow"))
+    globbed = sorted(str(p) for p in (run / "archive" / "segments").glob("seg-*.arrow"))
     assert ds.dataset(globbed, format="arrow").to_table().equals(dataset_table)
 
     df = table.to_pandas(types_mapper=pd.ArrowDtype)
@@ -105,12 +105,20 @@ def test_point_ids_increase_across_reopen_and_rejects(tmp_path: Path) -> None:
         assert res.point_ids.tolist() == [0, 1, 2]
         nothing = store.append(np.full((2, 2), np.nan), preference=[0.5, 0.5], round=1,
                                shard=0, member=0, algorithm="pmtl", step=2)
-        assert nothing.segment is None and nothing.rejected == 2 and nothing.rows == 0
+        # The round is recorded (a 0-row segment), so verify can tell it from a lost one.
+        assert nothing.segment == "seg-000002.arrow" and nothing.rejected == 2
+        assert nothing.rows == 0 and not nothing.duplicate
+        mixed = store.append(np.full((2, 2), np.nan), preference=[0.5, 0.5],
+                             round=np.array([1, 2]), shard=0, member=0, algorithm="pmtl", step=2)
+        assert mixed.segment is None and mixed.rows == 0  # no single round: nothing recorded
     with Store.open(run) as store:
         assert store.next_point_id == 3
-        res = store.append(np.array([[0.1, 0.1]]), preference=[0.5, 0.5], round=1, shard=0,
+        again = store.append(np.array([[0.1, 0.1]]), preference=[0.5, 0.5], round=1, shard=0,
+                             member=0, algorithm="pmtl", step=3)
+        assert again.duplicate and again.rows == 0 and again.segment == "seg-000002.arrow"
+        res = store.append(np.array([[0.1, 0.1]]), preference=[0.5, 0.5], round=2, shard=0,
                            member=0, algorithm="pmtl", step=3)
-        assert res.point_ids.tolist() == [3] and res.segment == "seg-000002.arrow"
+        assert res.point_ids.tolist() == [3] and res.segment == "seg-000003.arrow"
         assert res.accepted == 1 and res.front_size == 1
     points = read_points(run)
     assert points["point_id"].to_pylist() == [0, 1, 2, 3]
