@@ -229,6 +229,7 @@ def render_page(
     mode = "live" if live else "report (static)"
     return (
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<link rel=\"icon\" href=\"data:,\">"
         f"<title>{html.escape(title)}</title><style>{_CSS}</style>{plotly_script}</head><body>"
         f"<header><h1>{html.escape(title)}</h1><span id=\"status\">{mode}</span></header>"
         f"<main id=\"runs\" class=\"runs\"></main><script>{js}</script></body></html>\n"
