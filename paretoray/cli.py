@@ -42,8 +42,10 @@ def _parser() -> argparse.ArgumentParser:
 
     sub.add_parser("list", help="list problems, algorithms and preference adapters")
 
-    ver = sub.add_parser("verify", help="check a run directory's segments and front")
+    ver = sub.add_parser("verify", help="check a run directory's segments, rounds and front")
     ver.add_argument("run_dir")
+    ver.add_argument("--readmit", action="store_true",
+                     help="append the quarantined segments that fit the run (takes the lock)")
 
     subm = sub.add_parser("submit", help="submit `paretoray run CONFIG` through the Ray Jobs API")
     subm.add_argument("config")
@@ -127,8 +129,13 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from paretoray.archive import verify
+    from paretoray.archive import Store, verify
 
+    if args.readmit:
+        with Store.open(args.run_dir, readmit=True) as store:
+            added = store.readmitted
+        print(f"re-admitted {len(added)} segment(s): {', '.join(added)}" if added else
+              "nothing to re-admit from archive/quarantine/")
     report = verify(args.run_dir)
     print(report)
     return 0 if report.ok else 1
