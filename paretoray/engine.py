@@ -16,6 +16,13 @@ Members whose values or direction are NaN/inf are detected in the same batched p
 frozen for the step, reset (to a fallback point or a fresh draw) and counted; their
 values are never reported as finite. No Python loop over members anywhere.
 
+Network problems (``paretoray.problems.networks``) take the same four steps on a population
+of networks (``paretoray._network_engine``): a fresh shared mini-batch per step, ``G`` from
+``m`` backward passes accumulated tensor by tensor, and the direction from one more backward
+pass of ``sum(alpha.detach() * F)``. For them the engine also exposes
+:meth:`Engine.member_params`, :meth:`Engine.load_members` and :meth:`Engine.heldout_metrics`,
+and :meth:`Engine.evaluate` returns the held-out losses (``x`` is None).
+
 Minimization is assumed.
 """
 
@@ -23,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import Tensor
@@ -33,6 +40,9 @@ from paretoray import problems as _problems
 from paretoray.algorithms.base import Weighting
 from paretoray.errors import ConfigError, ShapeError, UnknownNameError
 from paretoray.problems.base import Problem
+
+if TYPE_CHECKING:
+    from paretoray._network_engine import NetworkPopulation
 
 OptimizerFactory = Callable[..., torch.optim.Optimizer]
 
@@ -107,8 +117,8 @@ class Engine:
         optimizer_options: Extra keyword arguments for the optimizer.
         seed: Seeds the starting draw and every reset draw.
         device: Where the population lives; CUDA when available by default.
-        dtype: Floating dtype of ``x`` (float64 by default: the toy problems are cheap
-            and the indicators compare to 1e-6).
+        dtype: Floating dtype of ``x`` (None: float64 for vector problems -- the toy problems
+            are cheap and the indicators compare to 1e-6 -- and float32 for networks).
     """
 
     def __init__(
@@ -123,13 +133,15 @@ class Engine:
         optimizer_options: dict[str, Any] | None = None,
         seed: int = 0,
         device: torch.device | str | None = None,
-        dtype: torch.dtype = torch.float64,
+        dtype: torch.dtype | None = None,
     ) -> None:
         from paretoray.preferences import validate_prefs
 
         self.problem = _problems.get(problem) if isinstance(problem, str) else problem
         self.algorithm = _algorithms.get(algorithm)
         self.device = torch.device(device) if device is not None else default_device()
+        is_net = getattr(type(self.problem), "is_network", False)
+        dtype = dtype if dtype is not None else (torch.float32 if is_net else torch.float64)
         self.dtype = dtype
         if not lr > 0:
             raise ConfigError(f"`lr` must be a positive number; got {lr!r}.")
@@ -138,6 +150,13 @@ class Engine:
         self.prefs = prefs.to(self.device, self.dtype)
         self.p = self.prefs.shape[0]
         self._generator = torch.Generator().manual_seed(int(seed))
+        self.steps_done = 0
+        self.nan_resets = 0
+        #: The network population (network problems only), else None.
+        self._net: NetworkPopulation | None = None
+        if is_net:
+            self._init_network(x0, seed, dict(optimizer_options or {}), optimizer)
+            return
         if x0 is None:
             x0 = self._draw(self.p)
         else:
@@ -158,6 +177,29 @@ class Engine:
         #: Rows to restart reset members from (e.g. their best archived points), or None.
         self.fallback: Tensor | None = None
 
+    def _init_network(self, x0: Any, seed: int, options: dict[str, Any],
+                      optimizer: str | OptimizerFactory) -> None:
+        from paretoray._network_engine import NetworkPopulation
+
+        if x0 is not None:
+            raise ConfigError("`x0` is for vector problems; start network members from "
+                              "checkpoints with `engine.load_members(index, params)`.")
+        # Weightings compute in float64 (their LPs/QPs); the networks keep their own dtype.
+        net_dtype, self.dtype = self.dtype, torch.float64
+        self.prefs = self.prefs.to(self.dtype)
+        self._net = NetworkPopulation(self.problem, self.p, seed=seed, device=self.device,
+                                      dtype=net_dtype)
+        self.x = None
+        self.optimizer = _make_optimizer(optimizer, self._net.leaves, self.lr, options)
+        self.fallback = None
+        self._heldout: tuple[int, Tensor, dict[str, Tensor]] | None = None
+
+    def _network(self, what: str) -> NetworkPopulation:
+        if self._net is None:
+            raise ConfigError(f"`Engine.{what}` is for network problems; {self.problem!r} is a "
+                              "vector problem (read `engine.x` instead).")
+        return self._net
+
     # ------------------------------------------------------------------ stepping
     def _draw(self, k: int) -> Tensor:
         x = self.problem.sample(k, generator=self._generator)
@@ -166,6 +208,14 @@ class Engine:
     def step(self, context: Tensor | None = None) -> StepStats:
         """One step for every member; returns what happened."""
         t0 = _now(self.device)
+        if self._net is not None:
+            bad = self._net.step(self.algorithm, self.prefs, self.optimizer, context, _sanitize)
+            n_bad = int(bad.sum())  # one host sync per step, not per member
+            if n_bad:
+                self._net.reset(bad, self.optimizer)
+            self.steps_done += 1
+            self.nan_resets += n_bad
+            return StepStats(steps=1, nan_resets=n_bad, seconds=_now(self.device) - t0)
         x, problem, algo = self.x, self.problem, self.algorithm
         with torch.enable_grad():
             F = problem._evaluate(x)
@@ -212,7 +262,12 @@ class Engine:
 
         They restart from ``x_new`` (`k x d`, k = mask.sum()), else from matching rows of
         :attr:`fallback`, else from fresh draws; their optimizer state is zeroed.
+        For network problems ``x_new`` is a dict of parameter names to `k x ...`-dim tensors
+        and the fallback is ``engine.fallback_params`` (same layout, `p` rows).
         """
+        if self._net is not None:
+            self._net.reset(mask, self.optimizer, x_new)
+            return
         mask = mask.to(self.device)
         k = int(mask.sum())
         if k == 0:
@@ -238,14 +293,92 @@ class Engine:
 
     # ------------------------------------------------------------------ reading out
     @torch.no_grad()
-    def evaluate(self) -> tuple[Tensor, Tensor, Tensor]:
-        """The current population: ``(x, F, finite)`` with `p x d`, `p x m`, `p` tensors."""
+    def evaluate(self) -> tuple[Tensor | None, Tensor, Tensor]:
+        """The current population: ``(x, F, finite)`` with `p x d`, `p x m`, `p` tensors.
+
+        For network problems ``x`` is None and ``F`` holds the held-out losses (the full
+        validation split by default, ``problem.heldout``), evaluated in eval mode without
+        gradients; members with a non-finite loss are False in ``finite``.
+        """
+        if self._net is not None:
+            F, _ = self._heldout_values()
+            return None, F, torch.isfinite(F).all(dim=1)
         x = self.x.detach().clone()
         F = self.problem._evaluate(x)
         return x, F, torch.isfinite(F).all(dim=1)
 
+    # ------------------------------------------------------------------ networks
+    @property
+    def fallback_params(self) -> dict[str, Tensor] | None:
+        """Network problems: rows (names to `p x ...`-dim tensors) that reset members restart
+        from, e.g. their best archived checkpoints; None restarts them from a fresh init."""
+        return self._network("fallback_params").fallback
+
+    @fallback_params.setter
+    def fallback_params(self, value: dict[str, Tensor] | None) -> None:
+        self._network("fallback_params").fallback = value
+
+    def _heldout_values(self) -> tuple[Tensor, dict[str, Tensor]]:
+        net = self._network("evaluate")
+        if self._heldout is None or self._heldout[0] != net.version:
+            F, metrics = net.heldout()
+            self._heldout = (net.version, F, metrics)
+        return self._heldout[1], self._heldout[2]
+
+    def heldout_metrics(self) -> dict[str, Tensor]:
+        """Network problems: the named held-out metrics, metric name to a `p`-dim tensor.
+
+        Computed with (and cached alongside) the held-out losses of :meth:`evaluate`.
+        """
+        self._network("heldout_metrics")
+        return dict(self._heldout_values()[1])
+
+    def member_params(self, index: Tensor) -> dict[str, Tensor]:
+        """Network problems: members ``index``'s parameters and buffers.
+
+        Args:
+            index: A `k`-dim int64 tensor of member indices.
+
+        Returns:
+            Module state names (``trunk.0.weight``, BatchNorm buffers, ...) to detached
+            `k x ...`-dim CPU tensors: one safetensors checkpoint per row.
+        """
+        return self._network("member_params").read_rows(torch.as_tensor(index, dtype=torch.long))
+
+    def load_members(self, index: Tensor, params: dict[str, Tensor]) -> None:
+        """Network problems: start members ``index`` from checkpoints.
+
+        Args:
+            index: A `k`-dim int64 tensor of member indices.
+            params: Every parameter name (buffers optional) to a `k x ...`-dim tensor, as
+                :meth:`member_params` returns them. Their optimizer state is zeroed.
+
+        Raises:
+            ShapeError: A name is missing or unknown, or a tensor has the wrong shape.
+        """
+        net = self._network("load_members")
+        index = torch.as_tensor(index, dtype=torch.long)
+        net.write_rows(index, params)
+        mask = torch.zeros(self.p, dtype=torch.bool)
+        mask[index] = True
+        with torch.no_grad():
+            for state in self.optimizer.state.values():
+                for v in state.values():
+                    if isinstance(v, Tensor) and v.dim() > 0 and v.shape[0] == self.p:
+                        v[mask.to(v.device)] = 0
+
+    # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Tensor]:
-        """Flat tensors only (safetensors-friendly): x, prefs and the optimizer state."""
+        """Flat tensors only (safetensors-friendly): x, prefs and the optimizer state.
+
+        For network problems: ``param.*``, ``buffer.*``, ``optim.<param>.<key>`` and the
+        mini-batch stream's ``sampler.*`` instead of ``x`` and ``optim.*``.
+        """
+        if self._net is not None:
+            return {**self._net.state_dict(self.optimizer), "prefs": self.prefs.cpu().clone(),
+                    "steps_done": torch.tensor(self.steps_done),
+                    "nan_resets": torch.tensor(self.nan_resets),
+                    "rng": self._generator.get_state()}
         out = {"x": self.x.detach().cpu().clone(), "prefs": self.prefs.cpu().clone(),
                "steps_done": torch.tensor(self.steps_done),
                "nan_resets": torch.tensor(self.nan_resets),
@@ -257,6 +390,13 @@ class Engine:
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
         """Restore what :meth:`state_dict` returned."""
+        if self._net is not None:
+            self._net.load_state_dict(state, self.optimizer)
+            self.prefs = state["prefs"].to(self.device, self.dtype)
+            self.steps_done = int(state["steps_done"])
+            self.nan_resets = int(state["nan_resets"])
+            self._generator.set_state(state["rng"])
+            return
         with torch.no_grad():
             self.x.copy_(state["x"].to(self.device, self.dtype))
         self.prefs = state["prefs"].to(self.device, self.dtype)
@@ -319,4 +459,4 @@ def run(
                     device=device, **options)
     engine.run(steps, context=context)
     x, F, _ = engine.evaluate()
-    return x.cpu(), F.cpu()
+    return (x.cpu() if x is not None else None), F.cpu()
