@@ -84,6 +84,7 @@ def front_figure(view: dict[str, Any]) -> go.Figure:
             name="front", dimensions=dims,
             line={"color": rounds, "colorscale": "Viridis", "showscale": True,
                   "colorbar": {"title": {"text": "round"}}}))
+        fig.update_layout(margin={**_MARGIN, "t": 90, "l": 40})
     elif m == 3:
         if truth is not None:
             fig.add_trace(go.Scatter3d(x=truth[:, 0], y=truth[:, 1], z=truth[:, 2],
@@ -116,7 +117,9 @@ def front_figure(view: dict[str, Any]) -> go.Figure:
             marker=marker))
         fig.update_xaxes(title_text=names[0])
         fig.update_yaxes(title_text=names[1])
-    fig.update_layout(title={"text": title, "font": {"size": 14}}, margin=_MARGIN,
+    if m <= 3:
+        fig.update_layout(margin=_MARGIN)
+    fig.update_layout(title={"text": title, "font": {"size": 14}},
                       uirevision=view["run_dir"], legend={"orientation": "h", "y": -0.18},
                       template="plotly_white", clickmode="event")
     return fig
