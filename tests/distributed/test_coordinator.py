@@ -1,67 +1,158 @@
-"""The coordinator core (no Ray): offers merge once per (shard, round), state survives a
-restart, re-aiming points a shard at the front's largest gaps, and the scheduler's rule."""
+"""The coordinator core (no Ray): exactly-once commits checked against the segments on
+disk, state that survives a restart and a lost state log, re-aiming through the idle rule,
+context fronts as deltas, and the state log's format."""
 
 from __future__ import annotations
+
+import json
+import shutil
 
 import numpy as np
 import pytest
 
-from paretoray.distributed.coordinator import CoordinatorCore, largest_gaps, split_population
+from paretoray.distributed.coordinator import CoordinatorCore, split_population
+from paretoray.distributed.idle import IdleRule
+from paretoray.distributed.messages import Factory, Offer, RoundStats, RunPlan
+from paretoray.distributed.state import StateLog, read_records
+from paretoray.preferences.geometry import largest_gaps
+
+from ._rows import round_keys
 
 
-def _core(run_dir, create=True, adapter="fixed"):
+def _plan(run_dir, *, create=True, workers=2, coupled=False, reaim_after=None,
+          stop_after=None) -> RunPlan:
     prefs = np.stack([np.linspace(0, 1, 6), 1 - np.linspace(0, 1, 6)], axis=1)
-    return CoordinatorCore(str(run_dir), {"adapter": adapter, "seed": 0}, n_obj=2, n_var=2,
-                           prefs=prefs, n_shards=2, meta={"ref_point": [1.1, 1.1]},
-                           create=create)
+    return RunPlan(run_dir=str(run_dir), config={"adapter": "fixed"},
+                   problem=Factory("problem", "zdt1", {"n_var": 2}),
+                   algorithm=Factory("algorithm", "linear"), n_obj=2, n_var=2,
+                   ref_point=(1.1, 1.1), initial_prefs=prefs, workers=workers, rounds=3,
+                   create=create, meta={"ref_point": [1.1, 1.1]}, coupled=coupled,
+                   reaim_after=reaim_after, stop_after=stop_after)
 
 
 def _offer(core, shard, rnd, F):
     F = np.asarray(F, dtype=float)
-    return core.offer(shard, rnd, F, preference=np.full_like(F, 0.5), x=F.copy(),
-                      member=np.arange(len(F)), step=10 * (rnd + 1), algorithm="test")
+    return core.offer(Offer(shard=shard, round=rnd, objectives=F,
+                            preference=np.full_like(F, 0.5), x=F.copy(),
+                            member=np.arange(len(F)), algorithm="test",
+                            stats=RoundStats(steps=10 * (rnd + 1), nan_resets=0, nonfinite=0,
+                                             engine_s=0.01)))
 
 
-def test_offer_is_committed_once_and_state_survives_a_restart(tmp_path):
-    core = _core(tmp_path / "run")
+def test_an_offer_is_committed_once_across_replays_and_restarts(tmp_path):
+    run = tmp_path / "run"
+    core = CoordinatorCore(_plan(run))
+    core.begin_session(3)
     first = _offer(core, 0, 0, [[0.2, 0.8], [0.8, 0.2]])
-    assert first["accepted"] == 2 and not first["duplicate"]
+    assert first.accepted == 2 and not first.duplicate
     again = _offer(core, 0, 0, [[0.1, 0.1]])  # a replayed round after a worker restart
-    assert again["duplicate"] and again["accepted"] == 2
-    assert len(core.front()) == 2  # the replay wrote nothing
+    assert again.duplicate and again.accepted == 2
     _offer(core, 1, 0, [[0.5, 0.5]])
     core.close()
+    assert round_keys(run) == {(0, 0): 1, (1, 0): 1}
 
-    restarted = _core(tmp_path / "run", create=True)  # Ray re-runs __init__ with its args
-    assert sorted(restarted.committed()) == ["0:0", "1:0"]
-    assert len(restarted.front()) == 3
-    assert _offer(restarted, 1, 0, [[0.0, 0.0]])["duplicate"]
-    assert restarted.begin_session(3) == 1  # a new session continues the round numbering
+    # Ray re-runs __init__ with its arguments after a coordinator crash: the manifest, not
+    # a memory of this process, answers the replay of an offer already committed
+    restarted = CoordinatorCore(_plan(run))
+    assert _offer(restarted, 1, 0, [[0.0, 0.0]]).duplicate
     restarted.close()
+    assert round_keys(run) == {(0, 0): 1, (1, 0): 1}
+    assert len(CoordinatorCore(_plan(run)).front()) == 3
 
-    wider = CoordinatorCore(str(tmp_path / "run"), {"adapter": "fixed"}, n_obj=2, n_var=2,
-                            prefs=np.zeros((6, 2)), n_shards=3, create=False)
-    assert wider.shard_ranges() == [[0, 2], [2, 4], [4, 6]]  # resumed on 3 workers
-    assert wider.begin_session(2) == 1
-    assert _offer(wider, 2, 1, [[0.3, 0.3]])["accepted"] == 1
+
+def test_a_lost_state_log_never_renumbers_rounds(tmp_path):
+    run = tmp_path / "run"
+    core = CoordinatorCore(_plan(run))
+    core.begin_session(2)
+    for rnd in range(2):
+        _offer(core, 0, rnd, [[0.2 + rnd / 10, 0.8]])
+        _offer(core, 1, rnd, [[0.8, 0.2 - rnd / 10]])
+    core.close()
+    shutil.rmtree(run / "state")  # deleted, or restored from an older backup
+    resumed = CoordinatorCore(_plan(run, create=False))
+    start = resumed.begin_session(2)
+    assert start.first_round == 2  # from the manifest: rounds 0 and 1 are taken
+    assert not _offer(resumed, 0, 2, [[0.05, 0.9]]).duplicate
+    resumed.close()
+    assert max(round_keys(run).values()) == 1
+
+
+def test_resume_on_more_workers_resplits_and_continues_numbering(tmp_path):
+    run = tmp_path / "run"
+    core = CoordinatorCore(_plan(run))
+    core.begin_session(1)
+    _offer(core, 0, 0, [[0.2, 0.8]])
+    _offer(core, 1, 0, [[0.8, 0.2]])
+    core.close()
+    wider = CoordinatorCore(_plan(run, create=False, workers=3))
+    start = wider.begin_session(2)
+    assert start.shards == ((0, 2), (2, 4), (4, 6))
+    assert start.first_round == 1
+    assert _offer(wider, 2, 1, [[0.3, 0.3]]).accepted == 1
     wider.close()
 
 
-def test_reaim_targets_the_largest_gap_and_restarts_from_its_bounding_points(tmp_path):
-    core = _core(tmp_path / "run")
-    # a front with one big gap between (0.1, 0.9) and (0.9, 0.1)
+def test_idle_shard_is_reaimed_at_the_largest_gap_then_stopped(tmp_path):
+    core = CoordinatorCore(_plan(tmp_path / "run", reaim_after=1, stop_after=2))
+    core.begin_session(3)
+    # shard 0 finds a front with one big gap between (0.1, 0.9) and (0.9, 0.1)
     _offer(core, 0, 0, [[0.0, 1.0], [0.05, 0.95], [0.1, 0.9], [0.9, 0.1], [1.0, 0.0]])
-    assert core.reaim(1, "test")
+    receipt = _offer(core, 1, 0, [[2.0, 2.0]])  # dominated: nothing accepted
+    assert receipt.decision == "reaim"
     plan = core.next_round(1, 1)
     midpoint = np.array([0.5, 0.5])
-    direction = plan["prefs"] / np.linalg.norm(plan["prefs"], axis=1, keepdims=True)
-    cos = direction @ (midpoint / np.linalg.norm(midpoint))
-    assert cos[0] > 0.999, plan["prefs"]  # the first member is aimed into the big gap
-    np.testing.assert_allclose(plan["restart_x"][0], midpoint)  # from between its ends
-    assert len({tuple(r) for r in plan["restart_x"].round(6)}) == 3  # then the next gaps
-    assert core.summary()["decisions"] == {"reaim": 1}
-    assert core.next_round(1, 2)["restart_x"] is None  # restart happens once
+    direction = plan.prefs / np.linalg.norm(plan.prefs, axis=1, keepdims=True)
+    assert direction[0] @ (midpoint / np.linalg.norm(midpoint)) > 0.999, plan.prefs
+    np.testing.assert_allclose(plan.start_x[0], midpoint)  # from between the gap's ends
+    assert core.next_round(1, 1).start_x is None  # the restart happens once
+    assert _offer(core, 1, 1, [[2.0, 2.0]]).decision == "stop"
+    assert core.next_round(1, 2).stop
+    assert core.summary().decisions == {"reaim": 1, "stop": 1}
     core.close()
+    records = read_records(tmp_path / "run" / "state" / "session-1.jsonl")
+    assert [r["action"] for r in records if r["kind"] == "decision"] == ["reaim", "stop"]
+
+
+def test_context_is_sent_as_what_changed(tmp_path):
+    core = CoordinatorCore(_plan(tmp_path / "run", coupled=True))
+    core.begin_session(3)
+    first = core.next_round(1, 0).context
+    assert first.reset and len(first.add_ids) == 0
+    _offer(core, 0, 0, [[0.2, 0.8], [0.8, 0.2]])
+    _offer(core, 1, 0, [[0.5, 0.5]])  # its own points are never in its context
+    delta = core.next_round(1, 1).context
+    assert not delta.reset
+    np.testing.assert_allclose(np.sort(delta.add_objectives[:, 0]), [0.2, 0.8])
+    assert set(delta.add_shards.tolist()) == {0}
+    _offer(core, 0, 1, [[0.1, 0.7]])  # dominates (0.2, 0.8)
+    delta = core.next_round(1, 2).context
+    np.testing.assert_allclose(delta.add_objectives, [[0.1, 0.7]])
+    assert len(delta.drop_ids) == 1  # (0.2, 0.8) left the front
+    assert core.next_round(1, 2).context.size == 0  # nothing changed since
+    core.close()
+
+
+def test_state_log_replays_and_skips_a_torn_last_line(tmp_path):
+    run = tmp_path / "run"
+    core = CoordinatorCore(_plan(run))
+    core.begin_session(3)
+    _offer(core, 0, 0, [[0.2, 0.8]])
+    core.log.close()
+    with open(run / "state" / "log.jsonl", "a") as fh:
+        fh.write('{"kind": "commit", "shard": 1, "ro')  # a crash mid-append
+    state = StateLog(run).load()
+    assert state.rounds == [1, 0]
+    base = json.loads((run / "state" / "base.json").read_text())
+    assert base["version"] == 2 and len(base["prefs"]) == 6
+    core.store.close()
+
+
+def test_idle_rule():
+    rule = IdleRule(reaim_after=2, stop_after=4)
+    assert [rule.decide(0, a) for a in (3, 0, 0, 0, 0)] == [
+        "continue", "continue", "reaim", "continue", "stop"]
+    assert rule.decide(1, 0) == "continue" and rule.decide(1, 5) == "continue"
+    assert rule.decide(1, 0) == "continue" and rule.decide(1, 0) == "reaim"
 
 
 def test_largest_gaps_and_split():
@@ -72,17 +163,7 @@ def test_largest_gaps_and_split():
     assert [len(r) for r in split_population(10, 3)] == [3, 4, 3]
 
 
-def test_scheduler_reaims_then_stops_idle_shards():
-    pytest.importorskip("ray")
-    from paretoray.distributed.scheduler import ParetoScheduler
-
-    s = ParetoScheduler(None, reaim_after=2, stop_after=4)
-    assert [s.decide("t", 0, a) for a in (3, 0, 0, 0, 0)] == [
-        "continue", "continue", "reaim", "continue", "stop"]
-    assert s.decide("u", 1, 0) == "continue" and s.decide("u", 1, 5) == "continue"
-    assert s.decide("u", 1, 0) == "continue" and s.decide("u", 1, 0) == "reaim"
-
-
+@pytest.mark.ray
 def test_connect_reuses_a_running_session(ray_session):
     from paretoray.distributed.runner import connect
 
