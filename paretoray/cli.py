@@ -37,7 +37,8 @@ def _parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="print a run's front, hypervolume, and plot it")
     show.add_argument("run_dir")
-    show.add_argument("--png", help="plot path (default RUN_DIR/front.png)")
+    show.add_argument("--png", help="also plot the front to this file (nothing is written "
+                                    "without it)")
     show.add_argument("--rows", type=int, default=10, help="rows of the table to print")
 
     sub.add_parser("list", help="list problems, algorithms and preference adapters")
@@ -86,9 +87,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def _check_config_file(path: str) -> None:
+    """Refuse a config argument that is not a readable UTF-8 text file, naming it."""
+    from paretoray.errors import ConfigError
+
+    if os.path.isdir(path):
+        raise ConfigError(f"{path} is a directory; pass the SearchConfig YAML file inside it "
+                          "(e.g. search.yaml).")
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except FileNotFoundError:
+        raise ConfigError(f"{path} does not exist; pass the path of a SearchConfig YAML "
+                          "file.") from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.strerror}).") from None
+    try:
+        head.decode("utf-8")
+        binary = b"\x00" in head
+    except UnicodeDecodeError as exc:
+        binary = exc.start < len(head) - 3  # not just a character cut at the 64 KiB mark
+    if binary:
+        raise ConfigError(f"{path} is not a YAML text file (it holds binary data); pass a "
+                          "SearchConfig YAML file.")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     import paretoray as pr
 
+    _check_config_file(args.config)
     cfg = pr.SearchConfig.from_yaml(args.config)
     over = {k: v for k, v in {"address": args.address, "run_dir": args.run_dir,
                               "workers": args.workers}.items() if v is not None}
@@ -109,12 +136,21 @@ def _cmd_resume(args: argparse.Namespace) -> int:
 
 def _cmd_show(args: argparse.Namespace) -> int:
     import paretoray as pr
+    from paretoray.errors import ConfigError
 
+    if args.rows < 0:
+        raise ConfigError(f"--rows must be >= 0 (the number of table rows to print); got "
+                          f"{args.rows}.")
+    if args.png is not None:
+        folder = os.path.dirname(os.path.abspath(args.png))
+        if not os.path.isdir(folder):
+            raise ConfigError(f"--png {args.png}: the directory {folder} does not exist; "
+                              "create it or choose another path.")
     front = pr.open(args.run_dir)
     df = front.to_pandas()
     cols = [c for c in df.columns if c not in ("x",)]
     print(df[cols].head(args.rows).to_string(index=False))
-    _summarize(front, args.run_dir, png=args.png)
+    _summarize(front, args.run_dir, png=args.png, plot=args.png is not None)
     return 0
 
 
@@ -181,12 +217,19 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _summarize(front, run_dir: str, *, png: str | None = None, ref=None) -> None:
+def _summarize(front, run_dir: str, *, png: str | None = None, ref=None,
+               plot: bool = True) -> None:
     hv = front.hypervolume(ref) if len(front) else float("nan")
     print(f"front: {len(front)} nondominated points, hypervolume {hv:.6f}")
     path = png or os.path.join(run_dir, "front.png")
-    if len(front):
-        front.plot(path)
+    if len(front) and plot:
+        try:
+            front.plot(path)
+        except OSError as exc:
+            from paretoray.errors import ConfigError
+
+            raise ConfigError(f"cannot write the plot {path}: {exc.strerror or exc}; choose "
+                              "a writable path with --png.") from None
         print(f"plot: {path}")
 
 

@@ -68,3 +68,67 @@ def test_list_names_problems_algorithms_adapters(capsys):
     out = capsys.readouterr().out
     for name in ("zdt1", "dtlz2", "epo", "mgda", "hv", "adaptive", "ehvi"):
         assert name in out
+
+
+# ---------------------------------------------------------------- inputs refused in one line
+def _small_run(tmp_path):
+    import numpy as np
+
+    from paretoray.archive import Store
+
+    run = tmp_path / "small"
+    with Store.create(run, n_obj=2, n_var=2, meta={"problem": "zdt1"}) as store:
+        F = np.array([[0.0, 1.0], [0.5, 0.5], [1.0, 0.0]])
+        store.append(F, preference=[0.5, 0.5], x=np.zeros((3, 2)), round=0, shard=0,
+                     member=np.arange(3), algorithm="epo", step=1)
+    return run
+
+
+def _one_line_error(capsys, *needles):
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+    return err
+
+
+def test_show_writes_nothing_unless_asked(tmp_path, capsys, monkeypatch):
+    run = _small_run(tmp_path)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    before = sorted(p.relative_to(run) for p in run.rglob("*"))
+    assert main(["show", str(run)]) == 0
+    assert "3 nondominated points" in capsys.readouterr().out
+    assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
+    assert list(cwd.iterdir()) == []
+    assert main(["show", str(run), "--png", "f.png"]) == 0
+    assert (cwd / "f.png").stat().st_size > 0
+
+
+def test_show_refuses_bad_png_and_rows(tmp_path, capsys):
+    run = _small_run(tmp_path)
+    assert main(["show", str(run), "--png", "/nonexistent/x.png"]) == 2
+    _one_line_error(capsys, "/nonexistent", "--png")
+    assert main(["show", str(run), "--rows", "-1"]) == 2
+    _one_line_error(capsys, "--rows", "-1")
+
+
+def test_run_refuses_a_directory_or_a_binary_file(tmp_path, capsys):
+    assert main(["run", str(tmp_path)]) == 2
+    _one_line_error(capsys, str(tmp_path), "directory")
+    binary = tmp_path / "model.bin"
+    binary.write_bytes(bytes(range(256)) * 4)
+    assert main(["run", str(binary)]) == 2
+    _one_line_error(capsys, str(binary), "YAML")
+    assert main(["run", str(tmp_path / "missing.yaml")]) == 2
+    _one_line_error(capsys, "missing.yaml")
+
+
+@pytest.mark.parametrize("content", [b"", b'{"format": "paretoray.run", "n_ob', b"\x00\xff"])
+def test_damaged_run_json_is_named(tmp_path, capsys, content):
+    run = _small_run(tmp_path)
+    (run / "run.json").write_bytes(content)
+    for command in ("show", "verify"):
+        assert main([command, str(run)]) == 2
+        _one_line_error(capsys, str(run / "run.json"), "restore")
