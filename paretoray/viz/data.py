@@ -15,9 +15,9 @@ From that one snapshot it computes, without writing anything:
   scheduler decisions that the coordinator's state records, when it has any;
 - the lineage of sessions from ``run.json``.
 
-The coordinator's state is read defensively: ``state.json`` (one JSON object) or a ``state/``
-folder of JSON / JSON-lines records, whichever exists; a missing or unreadable state only
-leaves those figures out.
+The coordinator's state is read defensively, from ``state/`` (``base.json`` and JSON-lines
+records) or an earlier run's ``state.json``; a missing or unreadable state, or a torn last
+line, only leaves those figures out.
 """
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from collections.abc import MutableMapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -112,84 +114,110 @@ def true_front_of(meta: dict[str, Any], n_points: int = 200) -> np.ndarray | Non
     return np.asarray(front, dtype=np.float64)
 
 
-def _read_state(loc: Location) -> dict[str, Any] | None:
-    """The coordinator's state: ``state.json``, or the records of a ``state/`` folder merged.
+@dataclass
+class _State:
+    """What the figures need from the coordinator's state."""
 
-    Records of the folder are JSON objects (one per ``.json`` file, or one per line of a
-    ``.jsonl`` file), read in name order; dict values are merged key by key and lists
-    concatenated, so ``committed`` and ``decisions`` accumulate over the records.
+    resets: dict[int, int] = field(default_factory=dict)  # NaN resets per shard
+    decisions: list[dict[str, Any]] = field(default_factory=list)  # the decision log
+    prefs: Any = None  # the current `P x m` preferences
+
+
+def _json_lines(raw: bytes) -> list[dict[str, Any]]:
+    """The JSON objects of a JSON-lines file; a torn or foreign line is skipped."""
+    records = []
+    for line in raw.decode(errors="replace").splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line being appended: the next poll sees it whole
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+def _session_number(name: str) -> int:
+    match = re.fullmatch(r"session-(\d+)\.jsonl", name)
+    return int(match.group(1)) if match else -1
+
+
+def _read_state(loc: Location) -> _State | None:
+    """The coordinator's state, from whichever layout the run directory has.
+
+    ``state/`` (current): ``base.json`` (preferences, shard ranges, ...), ``session-N.jsonl``
+    (the records of finished sessions) and ``log.jsonl`` (the current session's), records
+    with ``kind`` ``commit`` (``shard``, ``nan_resets``, ...), ``prefs`` (``start``,
+    ``values``) or ``decision`` (``action``, ``shard``, ``reason``, ``time``).
+    ``state.json`` (earlier runs): ``committed`` (``"shard:round"`` -> record with
+    ``metrics.nan_resets``), ``decisions`` (a list of records), ``prefs``.
+    Anything unreadable is skipped: the state only adds figures to what the archive shows.
     """
-    try:
-        state = loc.read_json("state.json")
-        if isinstance(state, dict):
-            return state
-    except (FileNotFoundError, ArchiveError, OSError):
-        pass
-    names = [n for n in loc.list_names("state") if n.endswith((".json", ".jsonl"))]
-    if not names:
-        return None
-    merged: dict[str, Any] = {}
-    for name in names:
+    state = _State()
+    names = loc.list_names("state")
+    if names:
         try:
-            raw = loc.read_bytes(f"state/{name}").decode()
-        except (OSError, UnicodeDecodeError):
-            continue
-        lines = raw.splitlines() if name.endswith(".jsonl") else [raw]
-        for line in lines:
+            base = loc.read_json("state/base.json") if "base.json" in names else {}
+        except (OSError, ArchiveError):
+            base = {}
+        if isinstance(base, dict):
+            state.prefs = base.get("prefs")
+        logs = sorted((n for n in names if _session_number(n) >= 0), key=_session_number)
+        logs += ["log.jsonl"] if "log.jsonl" in names else []
+        prefs = np.asarray(state.prefs, dtype=np.float64) if state.prefs is not None else None
+        for name in logs:
             try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a record being written: the next poll sees it whole
-            if not isinstance(record, dict):
+                records = _json_lines(loc.read_bytes(f"state/{name}"))
+            except OSError:
                 continue
-            for key, value in record.items():
-                old = merged.get(key)
-                if isinstance(old, dict) and isinstance(value, dict):
-                    old.update(value)
-                elif isinstance(old, list) and isinstance(value, list):
-                    old.extend(value)
-                else:
-                    merged[key] = value
-    return merged or None
+            for record in records:
+                kind = record.get("kind")
+                if kind == "commit":
+                    _add_reset(state, record.get("shard"), record.get("nan_resets"))
+                elif kind == "decision":
+                    _add_decision(state, record)
+                elif kind == "prefs" and name == "log.jsonl" and prefs is not None:
+                    values = np.asarray(record.get("values"), dtype=np.float64)
+                    start = int(record.get("start", 0))
+                    if values.ndim == 2 and start + len(values) <= len(prefs):
+                        prefs[start:start + len(values)] = values
+        state.prefs = prefs
+        return state
+    try:
+        legacy = loc.read_json("state.json")
+    except (FileNotFoundError, OSError, ArchiveError):
+        return None
+    if not isinstance(legacy, dict):
+        return None
+    committed = legacy.get("committed")
+    for key, record in (committed.items() if isinstance(committed, dict) else []):
+        if isinstance(record, dict):
+            metrics = record.get("metrics") if isinstance(record.get("metrics"), dict) else {}
+            _add_reset(state, str(key).split(":", 1)[0], metrics.get("nan_resets"))
+    decisions = legacy.get("decisions")
+    for record in decisions if isinstance(decisions, list) else []:
+        if isinstance(record, dict):
+            _add_decision(state, record)
+    state.prefs = legacy.get("prefs")
+    return state
 
 
-def _state_figures(state: dict[str, Any] | None) -> tuple[dict[int, int], dict[int, dict[str, int]],
-                                                           list[dict[str, Any]], Any]:
-    """NaN resets per shard, decision counts per shard, the decision log, current prefs."""
-    resets: dict[int, int] = {}
-    decisions: dict[int, dict[str, int]] = {}
-    log: list[dict[str, Any]] = []
-    if not state:
-        return resets, decisions, log, None
-    committed = state.get("committed")
-    records = committed.items() if isinstance(committed, dict) else []
-    for key, record in records:
-        if not isinstance(record, dict):
-            continue
-        shard = record.get("shard")
-        if shard is None and isinstance(key, str) and ":" in key:
-            shard = key.split(":", 1)[0]
-        metrics = record.get("metrics") if isinstance(record.get("metrics"), dict) else record
-        value = metrics.get("nan_resets")
-        try:
-            shard_i, value_i = int(shard), int(value)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            continue
-        resets[shard_i] = resets.get(shard_i, 0) + value_i
-    raw_log = state.get("decisions")
-    for entry in raw_log if isinstance(raw_log, list) else []:
-        if not isinstance(entry, dict) or "action" not in entry:
-            continue
-        try:
-            shard_i = int(entry.get("shard", -1))
-        except (TypeError, ValueError):
-            shard_i = -1
-        action = str(entry["action"])
-        counts = decisions.setdefault(shard_i, {})
-        counts[action] = counts.get(action, 0) + 1
-        log.append({"action": action, "shard": shard_i, "reason": str(entry.get("reason", "")),
-                    "time": entry.get("time")})
-    return resets, decisions, log, state.get("prefs")
+def _add_reset(state: _State, shard: Any, value: Any) -> None:
+    try:
+        s, v = int(shard), int(value)
+    except (TypeError, ValueError):
+        return
+    state.resets[s] = state.resets.get(s, 0) + v
+
+
+def _add_decision(state: _State, record: dict[str, Any]) -> None:
+    if "action" not in record:
+        return
+    try:
+        shard = int(record.get("shard", -1))
+    except (TypeError, ValueError):
+        shard = -1
+    state.decisions.append({"action": str(record["action"]), "shard": shard,
+                            "reason": str(record.get("reason", "")), "time": record.get("time")})
 
 
 def _ref_point(meta: dict[str, Any], truth: np.ndarray | None, all_obj: np.ndarray) -> np.ndarray:
@@ -232,13 +260,14 @@ def _history(rounds: np.ndarray, objectives: np.ndarray, ref: np.ndarray,
 
 
 def _signature(loc: Location) -> str:
-    """A cheap fingerprint that changes whenever the manifest or run.json is replaced."""
-    parts = []
-    for rel in ("run.json", "archive/manifest.json", "state.json"):
-        info = loc.fs.get_file_info(loc.path(rel))
-        parts.append(f"{info.size}:{info.mtime_ns}")
-    parts.append(",".join(loc.list_names("state")))
-    return "|".join(parts)
+    """A cheap fingerprint (sizes and mtimes) that changes whenever ``run.json``, the manifest
+    or a state file is replaced or appended to."""
+    import pyarrow.fs as pafs
+
+    infos = loc.fs.get_file_info([loc.path(r) for r in ("run.json", "archive/manifest.json",
+                                                         "state.json")])
+    infos += loc.fs.get_file_info(pafs.FileSelector(loc.path("state"), allow_not_found=True))
+    return "|".join(f"{i.base_name}:{i.size}:{i.mtime_ns}" for i in infos)
 
 
 def view_signature(run_dir: str | os.PathLike[str]) -> str:
@@ -314,7 +343,13 @@ def build_view(
     history = _history(all_round, all_obj, ref, truth)
 
     state = _read_state(loc)
-    resets, decisions, decision_log, prefs = _state_figures(state)
+    resets = state.resets if state else {}
+    decision_log = state.decisions if state else []
+    prefs = state.prefs if state else None
+    decisions: dict[int, dict[str, int]] = {}
+    for entry in decision_log:
+        counts = decisions.setdefault(entry["shard"], {})
+        counts[entry["action"]] = counts.get(entry["action"], 0) + 1
     shards: list[dict[str, Any]] = []
     seg_shard = [int(t["shard"][0].as_py()) if t.num_rows else -1 for t in tables]
     for s in sorted(set(all_shard.tolist()) | set(resets) | {k for k in decisions if k >= 0}):

@@ -87,35 +87,44 @@ def test_shards_count_points_and_accepted_by_commit(run_dir) -> None:
         assert s["nan_resets"] is None  # no coordinator state in this run
 
 
-def test_state_json_and_state_folder_give_resets_and_decisions(run_dir, tmp_path) -> None:
-    committed = {f"{s}:{r}": {"accepted": 1, "metrics": {"nan_resets": s + r}}
-                 for s in range(2) for r in range(ROUNDS)}
-    decisions = [{"action": "reaim", "shard": 1, "reason": "gap", "time": 1.0},
-                 {"action": "stop", "shard": 0, "reason": "stalled", "time": 2.0},
-                 {"action": "reaim", "shard": 1, "reason": "gap", "time": 3.0}]
+def test_state_folder_and_legacy_state_json_give_resets_and_decisions(run_dir, tmp_path) -> None:
+    resets = {(s, r): s + r for s in range(2) for r in range(ROUNDS)}
+    decisions = [{"kind": "decision", "action": "reaim", "shard": 1, "reason": "gap", "time": 1.0},
+                 {"kind": "decision", "action": "stop", "shard": 0, "reason": "idle", "time": 2.0},
+                 {"kind": "decision", "action": "reaim", "shard": 1, "reason": "gap", "time": 3.0}]
     expect_resets = {s: sum(s + r for r in range(ROUNDS)) for s in range(2)}
+    commits = [{"kind": "commit", "shard": s, "round": r, "accepted": 1, "nan_resets": n}
+               for (s, r), n in resets.items()]
 
-    one = tmp_path / "one"
-    shutil.copytree(run_dir, one)
-    (one / "state.json").write_text(json.dumps({"committed": committed, "decisions": decisions,
-                                                "prefs": [[0.5, 0.5], [0.1, 0.9]]}))
+    # the coordinator's state/ folder: base.json, a finished session's log, the current log
     folder = tmp_path / "folder"
     shutil.copytree(run_dir, folder)
-    (folder / "state").mkdir()
-    items = list(committed.items())
-    (folder / "state" / "records-000001.jsonl").write_text("\n".join(
-        json.dumps({"committed": dict([kv])}) for kv in items[:5]) + "\n")
-    (folder / "state" / "records-000002.jsonl").write_text("\n".join(
-        [json.dumps({"committed": dict(items[5:])}),
-         *(json.dumps({"decisions": [d]}) for d in decisions), '{"half a rec']))
-    for path in (one, folder):
+    (folder / "state").mkdir(exist_ok=True)
+    (folder / "state" / "base.json").write_text(json.dumps(
+        {"version": 2, "prefs": [[0.5, 0.5], [0.2, 0.8]], "shards": [[0, 1], [1, 2]]}))
+    half = len(commits) // 2
+    (folder / "state" / "session-1.jsonl").write_text("\n".join(
+        json.dumps(r) for r in [*commits[:half], decisions[0]]) + "\n")
+    (folder / "state" / "log.jsonl").write_text("\n".join(
+        [*(json.dumps(r) for r in [*commits[half:], *decisions[1:]]),
+         json.dumps({"kind": "prefs", "start": 1, "values": [[0.1, 0.9]]}),
+         '{"kind": "commit", "shard": 0, "nan_re']))  # a torn last line is skipped
+
+    legacy = tmp_path / "legacy"
+    shutil.copytree(run_dir, legacy)
+    (legacy / "state.json").write_text(json.dumps({
+        "committed": {f"{s}:{r}": {"accepted": 1, "metrics": {"nan_resets": n}}
+                      for (s, r), n in resets.items()},
+        "decisions": [{k: v for k, v in d.items() if k != "kind"} for d in decisions],
+        "prefs": [[0.5, 0.5], [0.1, 0.9]]}))
+    for path in (folder, legacy):
         view = build_view(path)
         got = {s["shard"]: s["nan_resets"] for s in view["shards"]}
         assert got == expect_resets, path
         assert view["shards"][1]["decisions"] == {"reaim": 2}
         assert view["shards"][0]["decisions"] == {"stop": 1}
-        assert [d["reason"] for d in view["decisions"]] == ["gap", "stalled", "gap"]
-    assert build_view(one)["rays"] == [[0.1, 0.9], [0.5, 0.5]]  # the state's preferences
+        assert [d["reason"] for d in view["decisions"]] == ["gap", "idle", "gap"]
+        assert view["rays"] == [[0.1, 0.9], [0.5, 0.5]]  # the state's current preferences
 
 
 def test_true_front_only_for_registry_problems(tmp_path) -> None:
