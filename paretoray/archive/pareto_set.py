@@ -1,15 +1,24 @@
 """``ParetoSet``: the user's view of a nondominated set, backed by an Arrow table.
 
-Minimization is assumed throughout. A preference vector means "the objectives should align
-with this ray" (the library-wide convention, see ALGORITHMS.md), which is what
-:meth:`ParetoSet.select` uses.
+Minimization is assumed throughout. A point's ``preference`` means "the objectives should
+align with this ray" (the library-wide convention, see ALGORITHMS.md). Decision making
+follows pymoo instead, as its users expect: :meth:`ParetoSet.select` takes pseudo-weights
+([Deb2001]_, ``pymoo.mcdm.pseudo_weights``: a large weight on an objective asks for a small
+value of it) or ASF weights, and :meth:`ParetoSet.knee` asks pymoo for high trade-off points
+([Rachmawati2009]_, ``pymoo.mcdm.high_tradeoff``).
+
+.. [Deb2001] K. Deb. Multi-Objective Optimization Using Evolutionary Algorithms. Wiley, 2001,
+   section 8.3 (pseudo-weight vector approach).
+.. [Rachmawati2009] L. Rachmawati, D. Srinivasan. Multiobjective evolutionary algorithm with
+   controllable focus on the knees of the Pareto front. IEEE TEVC 13(4), 2009.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
 import moocore
 import numpy as np
@@ -23,7 +32,7 @@ from paretoray.archive.schema import (
     objective_names_of,
     point_schema,
 )
-from paretoray.errors import ShapeError
+from paretoray.errors import ArchiveError, PreferenceError, ShapeError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,6 +43,50 @@ if TYPE_CHECKING:
 def _readonly(arr: np.ndarray) -> np.ndarray:
     arr.flags.writeable = False
     return arr
+
+
+#: Columns of the point schema; any other column of a set is one of its ``metrics``.
+_STANDARD = frozenset({"point_id", "round", "shard", "member", "algorithm", "objectives",
+                       "preference", "x", "params_ref", "step", "time"})
+
+
+@dataclass(frozen=True, eq=False)
+class ParetoPoint:
+    """One point of a :class:`ParetoSet`: what a decision maker picks.
+
+    Attributes:
+        objectives: An `m`-dim array of objective values (minimized), read-only.
+        x: A `d`-dim decision vector, or None (networks, or not stored).
+        params_ref: The checkpoint file of a network's parameters, or None.
+        preference: The `m`-dim preference vector that produced the point.
+        point_id: The point's id in the run.
+        round: The coordinator round that offered it.
+        shard: The worker shard that found it.
+        metrics: Further columns of the point (e.g. a network's held-out metrics).
+        index: Its row in the set it came from (``front[index]`` is this point).
+    """
+
+    objectives: np.ndarray
+    x: np.ndarray | None
+    params_ref: str | None
+    preference: np.ndarray
+    point_id: int
+    round: int
+    shard: int
+    metrics: Mapping[str, Any] = field(default_factory=dict)
+    index: int = 0
+
+    def __repr__(self) -> str:
+        parts = [f"point_id={self.point_id}",
+                 f"objectives={np.array2string(self.objectives, precision=4)}"]
+        if self.x is not None:
+            parts.append(f"x={np.array2string(self.x, precision=4, threshold=6)}")
+        if self.params_ref is not None:
+            parts.append(f"params_ref={self.params_ref!r}")
+        parts += [f"round={self.round}", f"shard={self.shard}"]
+        if self.metrics:
+            parts.append(f"metrics={dict(self.metrics)}")
+        return f"ParetoPoint({', '.join(parts)})"
 
 
 class ParetoSet:
@@ -191,6 +244,39 @@ class ParetoSet:
     def __len__(self) -> int:
         return self._table.num_rows
 
+    def __getitem__(self, index: int | slice) -> Any:
+        """``front[i]``: the :class:`ParetoPoint` of row ``i`` (negative counts from the end);
+        ``front[a:b]``: a ParetoSet of those rows."""
+        if isinstance(index, slice):
+            rows = np.arange(len(self))[index]
+            return ParetoSet(self._table.take(pa.array(rows, pa.int64())), meta=self.meta,
+                             run_dir=self.run_dir)
+        if isinstance(index, bool) or not isinstance(index, int | np.integer):
+            raise TypeError(f"ParetoSet indices must be integers or slices; got {index!r}.")
+        k = len(self)
+        i = int(index) + k if index < 0 else int(index)
+        if not 0 <= i < k:
+            raise IndexError(f"index {int(index)} is out of range for a ParetoSet of {k} points.")
+        x = self.x
+        metrics = {name: self._table.column(name)[i].as_py()
+                   for name in self._table.column_names if name not in _STANDARD}
+        ref = self._table.column("params_ref")[i].as_py()
+        return ParetoPoint(
+            objectives=_readonly(self.objectives[i].copy()),
+            x=None if x is None or np.isnan(x[i]).all() else _readonly(x[i].copy()),
+            params_ref=ref,
+            preference=_readonly(self.preferences[i].copy()),
+            point_id=int(self.point_ids[i]),
+            round=int(self.rounds[i]),
+            shard=int(self.shards[i]),
+            metrics=metrics,
+            index=i,
+        )
+
+    def __iter__(self) -> Iterator[ParetoPoint]:
+        """The points in row order, as :class:`ParetoPoint`."""
+        return (self[i] for i in range(len(self)))
+
     def __repr__(self) -> str:
         parts = [f"{len(self)} points", f"m={self.n_obj}"]
         if self.n_var is not None:
@@ -298,37 +384,193 @@ class ParetoSet:
             return 0.0
         return float(moocore.hypervolume(self.objectives, ref=ref_arr))
 
-    def select(self, preference: Sequence[float] | np.ndarray) -> int:
-        """The index of the point that best matches a preference ray.
-
-        Objectives are normalized per axis to ``[0, 1]`` by the set's ideal and nadir points,
-        ``z = (f - ideal) / (nadir - ideal)`` (axes with no spread map to 0), and the point
-        with the largest cosine similarity between ``z`` and ``preference`` wins (ties: the
-        first). Following the library-wide convention, the objectives *align* with the
-        preference ray: ``preference = (1, 0)`` selects the point with the lowest ``f2`` and
-        ``(1, 1)`` the balanced "knee" of a symmetric front.
-
-        Args:
-            preference: An `m`-dim nonnegative vector (any scale).
-
-        Returns:
-            A row index into :attr:`objectives`, :attr:`x`, :attr:`point_ids`.
-        """
-        pref = np.asarray(preference, dtype=np.float64)
-        if pref.shape != (self.n_obj,) or not np.all(np.isfinite(pref)) or np.all(pref == 0):
-            raise ShapeError(
-                f"Expected a finite, nonzero `preference` of shape `{self.n_obj}`; got "
-                f"{pref.shape=} with values {pref.tolist()}."
-            )
-        if len(self) == 0:
-            raise IndexError("select() on an empty ParetoSet: there is no point to choose.")
+    # ------------------------------------------------------------------ decisions
+    def _normalized(self) -> np.ndarray:
+        """A `k x m`-dim array ``(f - ideal) / (nadir - ideal)`` over the set (0 where flat)."""
         obj = self.objectives
         ideal, nadir = obj.min(axis=0), obj.max(axis=0)
         span = np.where(nadir > ideal, nadir - ideal, 1.0)
-        z = (obj - ideal) / span
-        norms = np.linalg.norm(z, axis=1) * np.linalg.norm(pref)
-        cosine = np.divide(z @ pref, norms, out=np.zeros(len(obj)), where=norms > 0)
-        return int(np.argmax(cosine))
+        return (obj - ideal) / span
+
+    def _check_weights(self, weights: Sequence[float] | np.ndarray, name: str) -> np.ndarray:
+        w = np.asarray(weights, dtype=np.float64)
+        if w.shape != (self.n_obj,):
+            raise ShapeError(f"Expected `{name}` of shape `{self.n_obj}` (one per objective "
+                             f"{self.objective_names}); got {w.shape=}.")
+        if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
+            raise PreferenceError(
+                f"`{name}` must be finite, nonnegative and not all zero; got {w.tolist()}. "
+                "A larger weight asks for a smaller value of that objective (pymoo's "
+                "convention), e.g. [0.8, 0.2] favours a small f1."
+            )
+        if len(self) == 0:
+            raise IndexError(f"{name} on an empty ParetoSet: there is no point to choose.")
+        return w / w.sum()
+
+    def pseudo_weights(self) -> np.ndarray:
+        """Each point's pseudo-weights [Deb2001]_, as ``pymoo.mcdm.pseudo_weights`` computes them.
+
+        ``w_i = (nadir_i - f_i) / (nadir_i - ideal_i)`` over the set, normalized to sum to 1
+        per point: a point good in objective ``i`` has a large ``w_i``. Axes without spread
+        contribute 0.
+
+        Returns:
+            A `k x m`-dim array whose rows sum to 1 (a lone point gets equal weights).
+        """
+        obj = self.objectives
+        ideal, nadir = obj.min(axis=0), obj.max(axis=0)
+        span = nadir - ideal
+        pw = np.divide(nadir - obj, span, out=np.zeros_like(obj), where=span > 0)
+        total = pw.sum(axis=1, keepdims=True)
+        return np.divide(pw, total, out=np.full_like(pw, 1.0 / self.n_obj), where=total > 0)
+
+    def select(
+        self,
+        weights: Sequence[float] | np.ndarray,
+        *,
+        method: Literal["pseudo_weights", "asf", "ray"] = "pseudo_weights",
+    ) -> ParetoPoint:
+        """The point that best matches the decision maker's weights, pymoo-style.
+
+        ``method="pseudo_weights"`` (default; ``pymoo.mcdm.pseudo_weights``): the point whose
+        :meth:`pseudo_weights` are closest (L1) to ``weights / sum(weights)``. ``"asf"``:
+        the point minimizing pymoo's achievement scalarization function
+        ``max_i (z_i / (1 / w_i))`` on objectives normalized to ``[0, 1]`` by the set's ideal
+        and nadir points (``pymoo.decomposition.asf.ASF`` with ``1 / weights``, as pymoo's
+        documentation does). In both a larger weight asks for a smaller value of that
+        objective: ``[1, 0]`` picks the point with the smallest ``f1``. ``"ray"``: the point
+        whose normalized objectives align best (cosine) with ``weights`` read as a
+        preference ray of the search (the library-wide convention, the reverse: ``[1, 0]``
+        picks the smallest ``f2``).
+
+        Args:
+            weights: An `m`-dim nonnegative vector, not all zero (any scale).
+            method: ``"pseudo_weights"``, ``"asf"`` or ``"ray"``.
+
+        Returns:
+            The chosen :class:`ParetoPoint` (``.index`` is its row; ties: the first row).
+
+        Raises:
+            ShapeError: ``weights`` does not have one entry per objective.
+            PreferenceError: A weight is negative or not finite, or all are zero.
+        """
+        w = self._check_weights(weights, "weights")
+        if method == "pseudo_weights":
+            i = int(np.argmin(np.abs(self.pseudo_weights() - w).sum(axis=1)))
+        elif method == "asf":
+            from pymoo.decomposition.asf import ASF
+
+            inv = np.divide(1.0, w, out=np.full_like(w, np.inf), where=w > 0)
+            i = int(np.argmin(ASF().do(self._normalized(), inv)))
+        elif method == "ray":
+            z = self._normalized()
+            norms = np.linalg.norm(z, axis=1) * np.linalg.norm(w)
+            cosine = np.divide(z @ w, norms, out=np.zeros(len(z)), where=norms > 0)
+            i = int(np.argmax(cosine))
+        else:
+            raise PreferenceError(f"`method` must be 'pseudo_weights', 'asf' or 'ray'; got "
+                                  f"{method!r}.")
+        return self[i]
+
+    def knees(self) -> list[ParetoPoint]:
+        """High trade-off points [Rachmawati2009]_ (``pymoo.mcdm.high_tradeoff``).
+
+        pymoo's ``HighTradeoffPoints`` runs on objectives normalized to ``[0, 1]`` by the
+        set's ideal and nadir points; a point whose least gain per unit of sacrifice towards
+        its neighbours is an outlier of the set is a knee.
+
+        Returns:
+            The knee points in row order (empty when pymoo finds none, e.g. on a linear
+            front, or the set has fewer than 3 points).
+        """
+        if len(self) < 3:
+            return []
+        import warnings
+
+        from pymoo.mcdm.high_tradeoff import HighTradeoffPoints
+
+        with warnings.catch_warnings(), np.errstate(divide="ignore", invalid="ignore"):
+            warnings.simplefilter("ignore")  # pymoo divides by zero gains on purpose
+            found = HighTradeoffPoints().do(self._normalized())
+        rows = [] if found is None else sorted(int(i) for i in np.atleast_1d(found))
+        return [self[i] for i in rows]
+
+    def knee(self) -> ParetoPoint | None:
+        """The knee of the front: among :meth:`knees`, the one nearest the ideal point in
+        normalized objectives; None when pymoo finds no knee (then use :meth:`select`)."""
+        knees = self.knees()
+        if not knees:
+            return None
+        z = self._normalized()[[p.index for p in knees]]
+        return knees[int(np.argmin(np.linalg.norm(z, axis=1)))]
+
+    # ------------------------------------------------------------------ history
+    def history(
+        self,
+        *,
+        ref: Sequence[float] | np.ndarray | None = None,
+        true_front: np.ndarray | None = None,
+    ) -> pd.DataFrame:
+        """The run's progress per (session, round), recomputed from the archive's segments.
+
+        For each round in increasing order, the points of every round so far are merged
+        into a cumulative nondominated set; its hypervolume, IGD and size are reported.
+        Needs a set opened from a run directory (:func:`paretoray.open`).
+
+        Args:
+            ref: An `m`-dim reference point for the hypervolume; default the run's
+                ``ref_point``, else :meth:`default_ref_point` of this set (fixed for all rows).
+            true_front: An optional `t x m`-dim array of the true front for IGD; default the
+                front of the run's registered problem (``run.json``'s ``problem`` and
+                ``problem_options``) when it is known, else IGD is NaN.
+
+        Returns:
+            A DataFrame with one row per round: ``session`` (1-based, from ``run.json``'s
+            ``lineage``), ``round``, ``points`` (points archived so far), ``front_size``,
+            ``hypervolume``, ``igd``.
+
+        Raises:
+            ArchiveError: When the set was not read from a run directory.
+        """
+        import moocore
+        import pandas as pd
+
+        from paretoray.archive.merge import merge_nondominated
+        from paretoray.archive.reader import read_points
+
+        if self.run_dir is None:
+            raise ArchiveError("history() needs a ParetoSet read from a run directory "
+                               "(paretoray.open(run_dir)); this one was built from arrays.")
+        ref_arr = self.default_ref_point() if ref is None else np.asarray(ref, np.float64)
+        if ref_arr.shape != (self.n_obj,):
+            raise ShapeError(f"Expected `ref` of shape `{self.n_obj}`; got {ref_arr.shape=}.")
+        truth = _true_front(self.meta, self.n_obj) if true_front is None else np.asarray(
+            true_front, dtype=np.float64)
+        points = read_points(self.run_dir)
+        obj = list_to_numpy(points["objectives"], self.n_obj)
+        rounds = np.asarray(points["round"].to_numpy(), dtype=np.int64)
+        order = np.argsort(rounds, kind="stable")
+        values, first = np.unique(rounds[order], return_index=True)
+        bounds = [*first.tolist(), len(order)]
+        lineage = self.meta.get("lineage")
+        starts = sorted({int(s.get("first_round", 0)) for s in lineage if isinstance(s, dict)}
+                        ) if isinstance(lineage, list) else []
+        front = np.empty((0, self.n_obj))
+        rows = []
+        for j, rnd in enumerate(values.tolist()):
+            new = obj[order[bounds[j]:bounds[j + 1]]]
+            keep_front, keep_new = merge_nondominated(front, new)
+            front = np.concatenate([front[keep_front], new[keep_new]])
+            rows.append({
+                "session": max(1, int(np.searchsorted(starts, rnd, side="right"))),
+                "round": int(rnd),
+                "points": int(bounds[j + 1]),
+                "front_size": len(front),
+                "hypervolume": float(moocore.hypervolume(front, ref=ref_arr)),
+                "igd": np.nan if truth is None else float(moocore.igd(front, ref=truth)),
+            })
+        columns = ["session", "round", "points", "front_size", "hypervolume", "igd"]
+        return pd.DataFrame(rows, columns=columns)
 
     # ------------------------------------------------------------------ plots
     def plot(
@@ -368,3 +610,22 @@ class ParetoSet:
             show=show,
             dpi=dpi,
         )
+
+
+def _true_front(meta: Mapping[str, Any], n_obj: int, n_points: int = 1000) -> np.ndarray | None:
+    """The true front of the run's registered problem (``run.json``), or None if unknown."""
+    problem = meta.get("problem")
+    name = problem.get("name") if isinstance(problem, Mapping) else problem
+    if not isinstance(name, str) or meta.get("custom_problem"):
+        return None
+    config = meta.get("config") if isinstance(meta.get("config"), Mapping) else {}
+    options = meta.get("problem_options") or config.get("problem_options") or {}
+    try:
+        from paretoray import problems
+
+        prob = problems.get(name, **dict(options))
+        if not prob.has_pareto_front or prob.n_obj != n_obj:
+            return None
+        return np.asarray(prob.pareto_front(n_points).detach().cpu().numpy(), dtype=np.float64)
+    except (ImportError, LookupError, TypeError, ValueError, NotImplementedError):
+        return None
