@@ -1,13 +1,34 @@
-"""A tiny name -> factory registry shared by problems, algorithms and adapters."""
+"""One name -> factory registry, used the same way by problems, algorithms and adapters.
+
+Each package makes one :class:`Registry` next to its base class and exposes its methods::
+
+    REGISTRY: Registry[Problem] = Registry("problem", Problem)
+    register, get, names = REGISTRY.register, REGISTRY.get, REGISTRY.names
+
+so ``@register("zdt1")`` names and registers a class, ``get("zdt1", n_var=5)`` builds one
+(an instance of the base class passes through), and ``names()`` lists what is known.
+Only the standard library is imported here: ``import paretoray.problems`` stays light.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import difflib
+import inspect
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Generic, TypeVar
 
-from paretoray.errors import UnknownNameError
+from paretoray.errors import ConfigError, UnknownNameError
 
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
+
+__all__ = ["Registry", "did_you_mean"]
+
+
+def did_you_mean(value: Any, allowed: list[str] | tuple[str, ...]) -> str:
+    """`` Did you mean 'x'?`` for the closest of ``allowed`` (difflib), or ``""``."""
+    close = difflib.get_close_matches(str(value), list(allowed), n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 class Registry(Generic[T]):
@@ -15,33 +36,58 @@ class Registry(Generic[T]):
 
     Args:
         kind: What the registry holds, used in error messages ("problem", "algorithm").
+        passthrough: What :meth:`get` returns unchanged instead of building: the base
+            class of what the registry holds (its instances pass), or a predicate.
     """
 
-    def __init__(self, kind: str) -> None:
+    def __init__(self, kind: str, passthrough: type | Callable[[Any], bool] | None = None
+                 ) -> None:
         self.kind = kind
+        self.passthrough = passthrough
         self._factories: dict[str, Callable[..., T]] = {}
 
-    def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
-        """Decorator: register ``factory`` under ``name`` (lowercase)."""
+    def register(self, name: str) -> Callable[[F], F]:
+        """Decorator: register ``factory`` under ``name`` (lowercase).
+
+        A class also gets ``name`` as its ``name`` attribute.
+
+        Raises:
+            ValueError: Another factory is registered under ``name`` already.
+        """
         key = name.lower()
 
-        def deco(factory: Callable[..., T]) -> Callable[..., T]:
+        def deco(factory: F) -> F:
             if key in self._factories and self._factories[key] is not factory:
                 raise ValueError(f"{self.kind} {key!r} is registered twice.")
+            if isinstance(factory, type):
+                factory.name = name  # type: ignore[attr-defined]
             self._factories[key] = factory
             return factory
 
         return deco
 
-    def get(self, name: str, **options: Any) -> T:
-        """Build the object registered as ``name`` with ``options``."""
-        key = str(name).lower()
-        if key not in self._factories:
-            raise UnknownNameError(
-                f"Unknown {self.kind} {name!r}; allowed values: {', '.join(self.names())}. "
-                f"See `paretoray list` for what each one is."
-            )
-        return self._factories[key](**options)
+    def get(self, name: str | T, **options: Any) -> T:
+        """Build the object registered as ``name`` with ``options``.
+
+        An instance of the registry's base class (or an object its ``passthrough``
+        predicate accepts) is returned unchanged.
+
+        Raises:
+            UnknownNameError: ``name`` is not registered; the message lists the names.
+            ConfigError: An option is not a parameter of the constructor.
+        """
+        if self._passes(name):
+            return name  # type: ignore[return-value]
+        factory = self.factory(name)  # type: ignore[arg-type]
+        self.check_options(name, options)  # type: ignore[arg-type]
+        return factory(**options)
+
+    def _passes(self, obj: Any) -> bool:
+        if self.passthrough is None or isinstance(obj, str):
+            return False
+        if isinstance(self.passthrough, type):
+            return isinstance(obj, self.passthrough)
+        return bool(self.passthrough(obj))
 
     def factory(self, name: str) -> Callable[..., T]:
         """The factory registered under ``name`` (raises :class:`UnknownNameError`)."""
@@ -49,8 +95,34 @@ class Registry(Generic[T]):
         if key not in self._factories:
             raise UnknownNameError(
                 f"Unknown {self.kind} {name!r}; allowed values: {', '.join(self.names())}."
+                + did_you_mean(key, self.names())
+                + " See `paretoray list` for what each one is."
             )
         return self._factories[key]
+
+    def options(self, name: str) -> list[str] | None:
+        """The keyword options of ``name``'s constructor; None when it takes any keyword."""
+        try:
+            params = inspect.signature(self.factory(name)).parameters.values()
+        except (TypeError, ValueError):  # no signature: nothing to check against
+            return None
+        if any(p.kind is p.VAR_KEYWORD for p in params):
+            return None
+        return [p.name for p in params
+                if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
+
+    def check_options(self, name: str, options: Mapping[str, Any]) -> None:
+        """Raise :class:`ConfigError` for an option that ``name``'s constructor lacks."""
+        allowed = self.options(name)
+        if allowed is None:
+            return
+        for key in options:
+            if key not in allowed:
+                raise ConfigError(
+                    f"{self.kind} {str(name).lower()!r} has no option {key!r}."
+                    + did_you_mean(key, allowed)
+                    + f" Allowed options: {', '.join(allowed) or '(none)'}."
+                )
 
     def names(self) -> list[str]:
         """Registered names, sorted."""

@@ -15,7 +15,6 @@ Field(ge=1)]`` reads "integers >= 1"), so a constraint is written once, on the f
 
 from __future__ import annotations
 
-import difflib
 import functools
 import inspect
 import types
@@ -31,6 +30,7 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 from typing_extensions import is_typeddict
 
+from paretoray._registry import did_you_mean
 from paretoray.errors import ConfigError
 
 __all__ = [
@@ -74,12 +74,6 @@ def fail(reason: str) -> PydanticCustomError:
     """An error for a validator to raise: ``reason`` follows ``<path>=<value>`` (or stands
     alone for a model-wide check, whose message then names its fields itself)."""
     return PydanticCustomError("paretoray", "{reason}", {"reason": reason})
-
-
-def did_you_mean(value: Any, allowed: Sequence[str]) -> str:
-    """`` Did you mean 'x'?`` for the closest of ``allowed`` (difflib), or ``""``."""
-    close = difflib.get_close_matches(str(value), list(allowed), n=1, cutoff=0.6)
-    return f" Did you mean {close[0]!r}?" if close else ""
 
 
 # ---------------------------------------------------------------- annotations
@@ -204,7 +198,7 @@ def _path(loc: Sequence[str | int]) -> str:
 
 
 def _line(err: dict[str, Any], *, where: str, root: Any, expected: dict[str, str],
-          aliases: Sequence[str], hint: str, required: Callable[[str], str]) -> str:
+          aliases: Sequence[str], hint: str, required: Callable[[str], str], noun: str) -> str:
     loc = tuple(err["loc"])
     typ = err["type"]
     value = err.get("input")
@@ -216,12 +210,13 @@ def _line(err: dict[str, Any], *, where: str, root: Any, expected: dict[str, str
         if container and is_typeddict(container[0]):
             return (f"{label} has the unknown key {key!r}; allowed keys: {', '.join(names)}."
                     + did_you_mean(key, names))
-        return (f"{label} has the unknown field {key!r}."
+        return (f"{label} has the unknown {noun} {key!r}."
                 + did_you_mean(key, [*names, *(aliases if not parent else ())])
-                + f" Allowed fields: {', '.join(names) or '(none)'}.{hint if not parent else ''}")
+                + f" Allowed {noun}s: {', '.join(names) or '(none)'}."
+                + (hint if not parent else ""))
     if typ in ("missing", "missing_argument", "missing_keyword_only_argument"):
         label = _path(loc[:-1]) or where
-        return f"{label} lacks the required field {required(str(loc[-1]))}."
+        return f"{label} lacks the required {noun} {required(str(loc[-1]))}."
     if loc and loc[-1] == "[key]":
         return (f"{_path(loc[:-2])} has the key {value!r} of type {type(value).__name__}; "
                 "option names must be strings.")
@@ -253,7 +248,7 @@ def _line(err: dict[str, Any], *, where: str, root: Any, expected: dict[str, str
 
 
 def to_config_error(
-    exc: ValidationError,
+    exc: ValidationError | list[dict[str, Any]],
     *,
     where: str,
     root: Any,
@@ -261,11 +256,12 @@ def to_config_error(
     aliases: Sequence[str] = (),
     hint: str = "",
     required: Callable[[str], str] = repr,
+    noun: str = "field",
 ) -> ConfigError:
     """One :class:`ConfigError` with one line per pydantic error, field path first.
 
     Args:
-        exc: The pydantic error.
+        exc: The pydantic error (or its ``errors()``).
         where: Who was given the values ("The config", "search()"): names the unknown
             and missing top-level fields.
         root: The model class or function whose annotations describe the fields.
@@ -274,36 +270,46 @@ def to_config_error(
         aliases: More names offered as close matches for an unknown top-level field.
         hint: Appended to an unknown top-level field's line.
         required: Describes a missing required field (default: its name quoted).
+        noun: What the names are ("field"; "option" for constructor keywords).
     """
     lines: list[str] = []
-    for err in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False) if isinstance(exc, ValidationError) else exc
+    for err in errors:
         line = _line(err, where=where, root=root, expected=expected or {}, aliases=aliases,
-                     hint=hint, required=required)
+                     hint=hint, required=required, noun=noun)
         if line not in lines:
             lines.append(line)
     return ConfigError("\n".join(lines))
 
 
-def checked_options(where: Callable[..., str]) -> Callable[[F], F]:
-    """Decorator: validate a constructor's keyword options against its annotations.
+def checked_options(where: str | Callable[[Any], str]) -> Callable[[F], F]:
+    """Decorator: validate a function's arguments against its annotations (pydantic).
 
-    The constructor's parameters are annotated with pydantic types and constraints
-    (``step: Annotated[float, Field(gt=0, le=1)] = 0.5``); a wrong value or an unknown
-    keyword raises :class:`ConfigError` whose lines start with ``where(self)`` (e.g.
-    ``"adapter 'adaptive' option"``), then the option, its value and what is allowed.
+    The parameters are annotated with pydantic types and constraints (``step:
+    Annotated[float, Field(gt=0, le=1)] = 0.5``); a wrong value or an unknown keyword
+    raises :class:`ConfigError`, one line per error, each starting with the label:
+    ``where``, or ``where(first_argument)`` for a constructor (``where(self)``), e.g.
+    ``adapter 'adaptive': step=1.5 is not allowed; allowed values: ...``.
     """
 
     def deco(fn: F) -> F:
         inner = _validate_call(fn, config=ConfigDict(arbitrary_types_allowed=True))
+        params = list(inspect.signature(fn).parameters)
 
         @functools.wraps(fn)
-        def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
-                return inner(self, *args, **kwargs)
+                return inner(*args, **kwargs)
             except ValidationError as e:
-                err = to_config_error(e, where=where(self), root=fn)
-                lines = [f"{where(self)} {line}" if not line.startswith(where(self)) else line
-                         for line in str(err).splitlines()]
+                label = where if isinstance(where, str) else where(args[0])
+                errors = e.errors(include_url=False)
+                for err in errors:  # positional arguments come by index: name them
+                    loc = err["loc"]
+                    if loc and isinstance(loc[0], int) and loc[0] < len(params):
+                        err["loc"] = (params[loc[0]], *loc[1:])
+                error = to_config_error(errors, where=label, root=fn, noun="option")
+                lines = [line if line.startswith(label) else f"{label}: {line}"
+                         for line in str(error).splitlines()]
                 raise ConfigError("\n".join(lines)) from None
 
         return typing.cast(F, wrapper)

@@ -35,7 +35,6 @@ Example:
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 from collections.abc import Mapping
@@ -213,18 +212,9 @@ def _registered(kind: str) -> list[str]:
 def _check_option_names(field: str, options: dict[str, Any], kind: str, name: str) -> None:
     """Unknown constructor keywords fail here, not later inside a Ray worker."""
     try:
-        params = inspect.signature(_registry(kind).factory(name)).parameters.values()
-    except (TypeError, ValueError):  # a factory without a signature: nothing to check
-        return
-    if any(p.kind is p.VAR_KEYWORD for p in params):
-        return
-    allowed = [p.name for p in params
-               if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and p.name != "self"]
-    for key in options:
-        if key not in allowed:
-            raise fail(f"{field} has the unknown option {key!r} for {kind} {name!r}."
-                       + did_you_mean(key, allowed)
-                       + f" Allowed options: {', '.join(allowed) or '(none)'}.")
+        _registry(kind).check_options(name, options)
+    except ConfigError as e:
+        raise fail(f"{field}: {e}") from None
 
 
 def _check_option_values(field: str, options: dict[str, Any], kind: str, name: str) -> None:

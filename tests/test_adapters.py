@@ -1,9 +1,10 @@
-"""Tests of paretoray/preferences/adapters.py: fixed, adaptive, uniform, ehvi, initial_prefs."""
+"""Tests of paretoray/preferences/adapters/: fixed, adaptive, uniform, ehvi, initial_prefs."""
 
 from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -109,7 +110,7 @@ def test_get_passes_instances_and_checks_options():
         A.get("adaptive", step=1.5)
     with pytest.raises(ConfigError, match="kernel"):
         A.get("adaptive", kernel="cauchy")
-    with pytest.raises(ConfigError, match="allowed options"):
+    with pytest.raises(ConfigError, match="Allowed options"):
         A.get("uniform", stepz=3)
 
 
@@ -326,9 +327,14 @@ def test_initial_prefs_details():
     assert torch.equal(E, initial_prefs(3, 12, method="energy", seed=1))
 
 
-@pytest.mark.parametrize("kw", [{"m": 0, "p": 3}, {"m": 2, "p": 0}, {"m": 2, "p": 2.5},
-                                {"m": 3, "p": 5, "method": "sobol"}])
-def test_initial_prefs_rejects_bad_arguments(kw):
+@pytest.mark.parametrize(("kw", "fragment"), [
+    ({"m": 0, "p": 3}, "m=0 is not allowed; allowed values: integers >= 1"),
+    ({"m": 2, "p": 0}, "p=0 is not allowed; allowed values: integers >= 1"),
+    ({"m": 2, "p": 2.5}, "p=2.5 has type float; expected an integer"),
+    ({"m": 3, "p": 5, "method": "sobol"}, "method='sobol' is not allowed; allowed values: "
+                                          "das-dennis, energy"),
+])
+def test_initial_prefs_rejects_bad_arguments(kw, fragment):
     m, p = kw.pop("m"), kw.pop("p")
-    with pytest.raises(ConfigError, match="allowed values"):
+    with pytest.raises(ConfigError, match=re.escape(f"initial_prefs: {fragment}")):
         initial_prefs(m, p, **kw)

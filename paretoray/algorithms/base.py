@@ -100,27 +100,7 @@ def check_gram(who: str, values: Tensor, gram: Tensor | None) -> Tensor:
 
 
 #: Registry of built-in and user weightings, by lowercase name.
-REGISTRY: Registry[Weighting] = Registry("algorithm")
-
-
-def register(name: str):
-    """Class decorator: register a :class:`Weighting` subclass under ``name``."""
-
-    def deco(cls: type[Weighting]) -> type[Weighting]:
-        cls.name = name
-        REGISTRY.register(name)(cls)
-        return cls
-
-    return deco
-
-
-def get(name: str | Weighting, **options: Any) -> Weighting:
-    """Build the weighting registered as ``name`` (a :class:`Weighting` passes through)."""
-    if isinstance(name, Weighting):
-        return name
-    return REGISTRY.get(name, **options)
-
-
-def names() -> list[str]:
-    """Registered algorithm names."""
-    return REGISTRY.names()
+REGISTRY: Registry[Weighting] = Registry("algorithm", Weighting)
+#: ``@register("name")`` registers a :class:`Weighting` subclass; ``get(name, **options)``
+#: builds one (a :class:`Weighting` passes through); ``names()`` lists them.
+register, get, names = REGISTRY.register, REGISTRY.get, REGISTRY.names

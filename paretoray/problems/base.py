@@ -162,31 +162,10 @@ class Problem(ABC):
 
 
 #: Registry of built-in problems, by lowercase name (``zdt1``, ``dtlz2``, ``vlmop2``, ``fon``).
-REGISTRY: Registry[Problem] = Registry("problem")
-
-
-def register(name: str):
-    """Class decorator: register a :class:`Problem` subclass under ``name``."""
-
-    def deco(cls: type[Problem]) -> type[Problem]:
-        cls.name = name
-        REGISTRY.register(name)(cls)
-        return cls
-
-    return deco
-
-
-def get(name: str | Problem, **options: Any) -> Problem:
-    """Build the problem registered as ``name`` with ``options`` (a Problem passes through).
-
-    Network problems (``paretoray.problems.networks``) share this registry and pass through
-    too; they are recognised by their ``is_network`` class flag.
-    """
-    if isinstance(name, Problem) or getattr(type(name), "is_network", False):
-        return name
-    return REGISTRY.get(name, **options)
-
-
-def names() -> list[str]:
-    """Registered problem names."""
-    return REGISTRY.names()
+#: Network problems (``paretoray.problems.networks``) share this registry and pass through
+#: ``get`` too; they are recognised by their ``is_network`` class flag.
+REGISTRY: Registry[Problem] = Registry(
+    "problem", lambda obj: isinstance(obj, Problem) or getattr(type(obj), "is_network", False))
+#: ``@register("name")`` registers a :class:`Problem` subclass; ``get(name, **options)``
+#: builds one (a problem passes through); ``names()`` lists them.
+register, get, names = REGISTRY.register, REGISTRY.get, REGISTRY.names
