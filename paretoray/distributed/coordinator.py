@@ -54,6 +54,10 @@ from paretoray.preferences.geometry import largest_gaps, nearest_by_angle, to_si
 
 log = logging.getLogger("paretoray.coordinator")
 
+#: Commits between two rewrites of ``front.arrow`` (a cache: readers merge the segments
+#: it does not cover yet). Rewriting it per commit made every commit O(front).
+COMPACT_EVERY = 64
+
 
 class Coordinator(Protocol):
     """What a shard and the driver may ask of a coordinator (in-process or a Ray actor)."""
@@ -96,9 +100,9 @@ class CoordinatorCore:
             # (a coordinator restarted by Ray re-runs __init__: it then opens, not creates)
             meta = {"config": plan.config, **plan.meta}
             self.store = Store.create(self.run_dir, n_obj=plan.n_obj, n_var=plan.n_var,
-                                      meta=meta)
+                                      meta=meta, compact_every=COMPACT_EVERY)
         else:
-            self.store = Store.open(self.run_dir)
+            self.store = Store.open(self.run_dir, compact_every=COMPACT_EVERY)
         self.adapter = _build_adapter(plan)
         self.idle = IdleRule(plan.reaim_after, plan.stop_after)
         self.log = StateLog(self.run_dir)
