@@ -48,6 +48,16 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("--readmit", action="store_true",
                      help="append the quarantined segments that fit the run (takes the lock)")
 
+    exp = sub.add_parser("export", help="write a run's front or all points as flat Parquet/CSV")
+    exp.add_argument("run_dir")
+    exp.add_argument("--format", choices=("parquet", "csv"), default="parquet")
+    which = exp.add_mutually_exclusive_group()
+    which.add_argument("--front", dest="which", action="store_const", const="front",
+                       help="the nondominated set (default)")
+    which.add_argument("--all", dest="which", action="store_const", const="all",
+                       help="every committed point")
+    exp.add_argument("-o", "--output", required=True, help="the file to write")
+
     subm = sub.add_parser("submit", help="submit `paretoray run CONFIG` through the Ray Jobs API")
     subm.add_argument("config")
     subm.add_argument("--address", required=True, help="the head's dashboard, http://HEAD:8265")
@@ -80,11 +90,39 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``paretoray`` command."""
     args = _parser().parse_args(argv)
+    previous = _sigterm_interrupts()
     try:
         return _COMMANDS[args.command](args)
     except ParetorayError as err:
         print(f"paretoray {args.command}: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt as err:
+        # Ctrl-C or SIGTERM: every committed round is in the archive; say how to go on
+        print(f"paretoray {args.command}: {err or 'interrupted'}", file=sys.stderr)
+        return 130
+    finally:
+        _restore_sigterm(previous)
+
+
+def _sigterm_interrupts():
+    """SIGTERM stops a search the way Ctrl-C does (cleanly, exit status 130)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def _restore_sigterm(previous) -> None:
+    import signal
+
+    if previous is not None:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _check_config_file(path: str) -> None:
@@ -240,6 +278,14 @@ def _cmd_dashboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from paretoray.archive.export import export
+
+    path = export(args.run_dir, args.output, format=args.format, which=args.which or "front")
+    print(f"wrote {path} ({args.format}, {args.which or 'front'})")
+    return 0
+
+
 def _cmd_report(args: argparse.Namespace) -> int:
     from paretoray.viz.report import write_report
 
@@ -250,7 +296,8 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 _COMMANDS = {"run": _cmd_run, "resume": _cmd_resume, "show": _cmd_show, "list": _cmd_list,
              "verify": _cmd_verify, "submit": _cmd_submit, "demo": _cmd_demo,
-             "jobs": _cmd_jobs, "dashboard": _cmd_dashboard, "report": _cmd_report}
+             "jobs": _cmd_jobs, "dashboard": _cmd_dashboard, "report": _cmd_report,
+             "export": _cmd_export}
 
 
 if __name__ == "__main__":
