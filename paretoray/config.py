@@ -48,6 +48,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PlainSerializer,
     Strict,
     ValidationError,
     field_validator,
@@ -120,7 +121,9 @@ Text = Annotated[str, Strict(), AfterValidator(_not_blank), BeforeValidator(_pat
 Name = Annotated[str, Strict()]
 Options = Annotated[dict[str, Any], AfterValidator(_json_safe), BeforeValidator(_none_is_empty)]
 Direction = Annotated[Literal["minimize", "maximize"], BeforeValidator(_lower)]
-Amount = Annotated[Number, Field(ge=0), AfterValidator(_whole_above_one)]
+# whole amounts stay ints in YAML and run.json ("cpu: 1", not "cpu: 1.0")
+Amount = Annotated[Number, Field(ge=0), AfterValidator(_whole_above_one),
+                   PlainSerializer(lambda v: v, return_type=int | float)]
 
 
 class Resources(TypedDict, total=False):

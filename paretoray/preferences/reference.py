@@ -17,24 +17,24 @@ EPO) clip at their own boundary.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 import torch
+from pydantic import Field
 from torch import Tensor
 
+from paretoray._validation import ExactInt, checked_options
 from paretoray.errors import ConfigError, PreferenceError
 
 __all__ = ["circle_points", "das_dennis", "energy", "validate_prefs"]
 
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < low:
-        raise ConfigError(f"`{name}` must be an integer >= {low}; got {name}={value!r}.")
-    return int(value)
+#: An integer >= 1 (``int``, a NumPy integer or a whole float; never a bool or a string).
+Count = Annotated[ExactInt, Field(ge=1)]
 
 
-def das_dennis(m: int, n_partitions: int) -> Tensor:
+@checked_options("das_dennis")
+def das_dennis(m: Count, n_partitions: Count) -> Tensor:
     """Das-Dennis simplex lattice [Das1998]_: every point with coordinates in
     ``{0, 1/H, ..., 1}`` summing to one, ``H = n_partitions``.
 
@@ -53,8 +53,7 @@ def das_dennis(m: int, n_partitions: int) -> Tensor:
                 [0.5000, 0.5000],
                 [1.0000, 0.0000]], dtype=torch.float64)
     """
-    m = _check_int("m", m, 1)
-    H = _check_int("n_partitions", n_partitions, 1)
+    H = n_partitions
     if m == 1:
         return torch.ones(1, 1, dtype=torch.float64)
     from pymoo.util.ref_dirs import get_reference_directions  # lazy: pymoo imports slowly
@@ -63,7 +62,9 @@ def das_dennis(m: int, n_partitions: int) -> Tensor:
     return torch.as_tensor(np.ascontiguousarray(W), dtype=torch.float64)
 
 
-def energy(m: int, n_points: int, seed: int | None = 1) -> Tensor:
+@checked_options("energy")
+def energy(m: Annotated[ExactInt, Field(ge=2)], n_points: Count, seed: ExactInt | None = 1
+           ) -> Tensor:
     """``n_points`` well-spread directions minimizing the Riesz s-energy [Blank2021]_
     (pymoo's ``get_reference_directions("energy", ...)``; the ``m`` vertices are included).
 
@@ -78,8 +79,10 @@ def energy(m: int, n_points: int, seed: int | None = 1) -> Tensor:
     Returns:
         A `n_points x m`-dim float64 tensor of preference vectors.
     """
-    m = _check_int("m", m, 2)
-    n = _check_int("n_points", n_points, m)
+    n = n_points
+    if n < m:
+        raise ConfigError(f"energy: n_points={n} is not allowed with m={m}; allowed values: "
+                          f"integers >= m (the {m} vertices are always included).")
     from pymoo.util.ref_dirs import get_reference_directions
 
     W = np.clip(get_reference_directions("energy", m, n, seed=seed), 0.0, None)
@@ -87,7 +90,8 @@ def energy(m: int, n_points: int, seed: int | None = 1) -> Tensor:
     return torch.as_tensor(np.ascontiguousarray(W), dtype=torch.float64)
 
 
-def circle_points(k: int) -> Tensor:
+@checked_options("circle_points")
+def circle_points(k: Count) -> Tensor:
     """``k`` two-objective preferences at evenly spread angles on the quarter circle.
 
     Angles ``theta_i = i * pi / (2 (k - 1))`` include both endpoints (``k = 1``: 45 degrees);
@@ -100,7 +104,6 @@ def circle_points(k: int) -> Tensor:
     Returns:
         A `k x 2`-dim float64 tensor of preference vectors.
     """
-    k = _check_int("k", k, 1)
     if k == 1:
         theta = torch.tensor([math.pi / 4], dtype=torch.float64)
     else:
