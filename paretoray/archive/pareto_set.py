@@ -241,6 +241,36 @@ class ParetoSet:
         """A `k`-dim int32 array: the coordinator round in which each point was offered."""
         return self._ints("round")
 
+    @property
+    def metrics(self) -> dict[str, np.ndarray]:
+        """Held-out metrics of a network run: each name of run.json's ``metric_names`` to a
+        `k`-dim float64 array (NaN where a row has none); empty for vector runs."""
+        names = [n for n in self.meta.get("metric_names") or [] if n in self._table.column_names]
+        return {n: _readonly(np.asarray(self._table.column(n).to_numpy(), dtype=np.float64))
+                for n in names}
+
+    def load_model(self, i: int, *, problem: Any = None) -> Any:
+        """The ``torch.nn.Module`` of point ``i`` (network runs), with its archived weights.
+
+        The architecture comes from ``problem`` (a ``NetworkProblem``) or from run.json
+        (a registered problem's name and options, or a ``model_factory`` import path).
+        The module is in eval mode.
+
+        Raises:
+            ArchiveError: The point has no checkpoint (a vector run, or a point that was not
+                in the front when written), its checkpoint was garbage-collected, or the
+                architecture cannot be rebuilt.
+        """
+        from paretoray.archive.checkpoints import load_model
+
+        k = len(self)
+        if not -k <= int(i) < k:
+            raise IndexError(f"index {int(i)} is out of range for a ParetoSet of {k} points.")
+        if self.run_dir is None:
+            raise ArchiveError("This ParetoSet was not read from a run directory: no models.")
+        ref = self._table.column("params_ref")[int(i) % k].as_py()
+        return load_model(self.run_dir, ref, self.meta, problem)
+
     def __len__(self) -> int:
         return self._table.num_rows
 

@@ -106,7 +106,8 @@ def read_manifest(loc: Location) -> Manifest:
 
 def schema_for(meta: dict[str, Any]) -> pa.Schema:
     """The point schema of the run described by ``meta`` (``run.json``)."""
-    return point_schema(meta["n_obj"], meta.get("n_var"), meta["objective_names"])
+    return point_schema(meta["n_obj"], meta.get("n_var"), meta["objective_names"],
+                        meta.get("metric_names"))
 
 
 def _parse_arrow(data: bytes, schema: pa.Schema, rows: int) -> tuple[pa.Table | None, str | None]:

@@ -16,7 +16,12 @@ x               fixed_size_list<float64>[d], null   decision vector; only when t
 params_ref      string, null                        checkpoint file of a network's parameters
 step            int64                               engine step at which the point was seen
 time            timestamp[us, tz=UTC]               when the store received it
+<metric name>   float64, null                       held-out metrics of networks, one column
+                                                    per name in run.json's ``metric_names``
 ==============  ==================================  =========================================
+
+Runs without ``metric_names`` (every vector run, and runs written before metrics existed)
+have no metric columns and read as before.
 
 ``time`` is a timezone-aware timestamp rather than float seconds so that pandas, polars and
 DuckDB show it as a datetime without a conversion. The schema metadata carries
@@ -48,8 +53,26 @@ def default_objective_names(n_obj: int) -> list[str]:
     return [f"f{i + 1}" for i in range(n_obj)]
 
 
+#: Columns every run has; a metric may not take one of these names.
+STANDARD_COLUMNS = ("point_id", "round", "shard", "member", "algorithm", "objectives",
+                    "preference", "x", "params_ref", "step", "time")
+
+
+def check_metric_names(metric_names: Sequence[str] | None) -> list[str]:
+    """The metric names as a list, refusing duplicates and names of standard columns."""
+    names = [str(n) for n in (metric_names or [])]
+    bad = [n for n in names if n in STANDARD_COLUMNS or not n]
+    if bad or len(set(names)) != len(names):
+        raise ValueError(
+            f"`metric_names` must be distinct, non-empty and not one of {STANDARD_COLUMNS}; "
+            f"got {names!r}."
+        )
+    return names
+
+
 def point_schema(
-    n_obj: int, n_var: int | None = None, objective_names: Sequence[str] | None = None
+    n_obj: int, n_var: int | None = None, objective_names: Sequence[str] | None = None,
+    metric_names: Sequence[str] | None = None,
 ) -> pa.Schema:
     """The Arrow schema of a run's points (segments and ``front.arrow``).
 
@@ -58,6 +81,8 @@ def point_schema(
         n_var: Number of decision variables ``d``, or None for runs without ``x``
             (networks, whose points carry ``params_ref``); then the ``x`` column is absent.
         objective_names: ``m`` names stored in the schema metadata (default ``f1..fm``).
+        metric_names: Names of held-out metric columns (float64, nullable) appended after
+            ``time``; None or empty for none.
 
     Returns:
         The schema, with paretoray's metadata attached.
@@ -80,6 +105,7 @@ def point_schema(
         pa.field("step", pa.int64(), nullable=False),
         pa.field("time", pa.timestamp("us", tz="UTC"), nullable=False),
     ]
+    fields += [pa.field(n, pa.float64(), nullable=True) for n in check_metric_names(metric_names)]
     metadata = {
         _KEY_VERSION: str(SCHEMA_VERSION).encode(),
         _KEY_M: str(n_obj).encode(),

@@ -69,6 +69,7 @@ from paretoray.archive._fs import (
     sha256_hex,
 )
 from paretoray.archive._warn import ArchiveWarning
+from paretoray.archive.checkpoints import CHECKPOINT_DIR, collect_garbage
 from paretoray.archive.lock import RunLock, release_lock
 from paretoray.archive.manifest import (
     ARCHIVE_DIR,
@@ -84,6 +85,7 @@ from paretoray.archive.manifest import (
     SegmentEntry,
     segment_name,
 )
+from paretoray.archive.merge import merge_nondominated
 from paretoray.archive.pareto_set import ParetoSet
 from paretoray.archive.reader import (
     VerifyReport,
@@ -431,7 +433,8 @@ class Store:
 
     def _load(self, meta: dict[str, Any], manifest: Manifest, result: Any) -> None:
         self.meta = meta
-        self._schema = point_schema(meta["n_obj"], meta.get("n_var"), meta["objective_names"])
+        self._schema = point_schema(meta["n_obj"], meta.get("n_var"), meta["objective_names"],
+                                    meta.get("metric_names"))
         self._manifest = manifest
         # O(1) replay check. Entries of older manifests carry no (shard, round); the scan
         # read them from the segment's rows (one pair: that round; several: none).
@@ -531,6 +534,8 @@ class Store:
         algorithm: str | Sequence[str],
         step: int | np.ndarray,
         time: datetime | None = None,
+        params: Mapping[str, Any] | None = None,
+        metrics: Mapping[str, Any] | None = None,
     ) -> AppendResult:
         """Write one segment of points and merge them into the front, once per round.
 
@@ -557,6 +562,12 @@ class Store:
             algorithm: The weighting's name (one string or `k` strings).
             step: The engine step (scalar or `k`-dim).
             time: When the points were produced (default: now), stored as UTC.
+            params: Networks: parameter/buffer names to `k x ...`-dim arrays (or tensors).
+                The rows that enter the front get a safetensors checkpoint, written durably
+                before the segment and manifest, and their ``params_ref``; the others get a
+                null one (see :mod:`paretoray.archive.checkpoints`).
+            metrics: Networks: held-out metric names (run.json's ``metric_names``) to
+                `k`-dim arrays, stored as columns.
 
         Returns:
             An :class:`AppendResult`.
@@ -622,8 +633,37 @@ class Store:
         arrays["params_ref"] = pa.array([refs[i] for i in keep], pa.string())
         arrays["step"] = pa.array(columns["step"][keep])
         arrays["time"] = pa.repeat(pa.scalar(stamp, self._schema.field("time").type), rows)
+        if params is not None or metrics is not None or self.meta.get("metric_names"):
+            self._network_columns(arrays, obj[keep], keep, params, metrics, k)
         table = pa.Table.from_pydict(arrays, schema=self._schema)
         return self._write(table, key=key, rejected=rejected)
+
+    def _network_columns(self, arrays: dict[str, pa.Array], obj: np.ndarray, keep: np.ndarray,
+                         params: Mapping[str, Any] | None, metrics: Mapping[str, Any] | None,
+                         k: int) -> None:
+        """Metric columns, and checkpoints (written now, durably) of rows entering the front."""
+        from paretoray.archive.checkpoints import write_checkpoints
+
+        names = list(self.meta.get("metric_names") or [])
+        given = dict(metrics or {})
+        if set(given) - set(names):
+            raise ShapeError(
+                f"Metrics {sorted(set(given) - set(names))} are not among this run's "
+                f"metric_names {names}: create the run with meta={{'metric_names': [...]}}."
+            )
+        for name in names:
+            arrays[name] = (pa.nulls(len(keep), pa.float64()) if name not in given
+                            else pa.array(_rows(given[name], k, name, np.float64)[keep]))
+        if params is None:
+            return
+        _, enters = merge_nondominated(self._front_obj, obj)  # what _write's merge will keep
+        rows = np.flatnonzero(enters)
+        ids = self._manifest.next_point_id + rows
+        written = write_checkpoints(self.run_dir, ids, params, keep[rows])
+        refs: list[str | None] = [None] * len(keep)
+        for row, ref in zip(rows, written, strict=True):
+            refs[row] = ref
+        arrays["params_ref"] = pa.array(refs, pa.string())
 
     def _earlier(self, entry: SegmentEntry) -> AppendResult:
         """The result of the append that committed ``entry``, marked as a duplicate."""
@@ -692,6 +732,8 @@ class Store:
                 created=_iso(_now()),
             )
         atomic_write_json(self._archive / MANIFEST_JSON, manifest.to_dict())
+        if compact and (self.run_dir / CHECKPOINT_DIR).is_dir():  # networks: the manifest
+            collect_garbage(self.run_dir, front.column("params_ref").to_pylist())  # is out
         self._manifest, self._front, self._front_obj = manifest, front, front_obj
         if compact:
             self._appends_since_compaction = 0

@@ -268,6 +268,10 @@ class NetworkProblem:
         missing = set(self.param_names) - set(state)
         if missing:
             raise ShapeError(f"The state lacks parameters {sorted(missing)} of the model.")
+        floating = [torch.as_tensor(v) for v in state.values()]
+        floating = [v for v in floating if v.dtype.is_floating_point]
+        if floating:  # keep the checkpoint's precision (a float64 population stays float64)
+            module = module.to(floating[0].dtype)
         own = module.state_dict()
         module.load_state_dict({k: torch.as_tensor(v).to(own[k].dtype) for k, v in state.items()
                                 if k in own}, strict=False)
