@@ -28,6 +28,10 @@ header h1 { font-size: 18px; margin: 0; }
 .facts { font-size: 13px; color: #444; margin-bottom: 6px; }
 .facts b { color: #111; }
 .fig { width: 100%; height: 380px; }
+.run.wide .body { display: grid; grid-template-columns: 1.15fr 1fr; gap: 12px; }
+.run.wide .fig { height: 460px; }
+.run.wide .fig.small { height: 300px; }
+h3 { font-size: 14px; margin: 8px 0 2px 0; }
 .fig.small { height: 290px; }
 .detail { font-size: 13px; background: #f4f6f8; border-radius: 4px; padding: 6px 8px;
           min-height: 40px; }
@@ -68,9 +72,12 @@ function column(i) {
     + ' · segments <b class="n-segments">0</b> · last commit <span class="last"></span>';
   c.appendChild(facts);
   c.appendChild(mk("div", "warn problems"));
+  const body = mk("div", "body"), left = mk("div", "left"), right = mk("div", "right");
+  body.appendChild(left); body.appendChild(right); c.appendChild(body);
+  if (N_RUNS === 1) c.classList.add("wide");
   for (const k of ["front", "history", "shards"]) {
     const d = mk("div", k === "front" ? "fig" : "fig small"); d.id = k + "-" + i;
-    c.appendChild(d);
+    (k === "front" ? left : right).appendChild(d);
     if (k === "front") {
       const det = mk("div", "detail"); det.id = "detail-" + i;
       det.appendChild(mk("span", null, "Click a point (or pick row "));
@@ -79,11 +86,11 @@ function column(i) {
       inp.addEventListener("change", () => showPoint(i, parseInt(inp.value, 10)));
       det.appendChild(inp); det.appendChild(mk("span", null, ") to see it."));
       det.appendChild(mk("div", "point"));
-      c.appendChild(det);
+      left.appendChild(det);
     }
   }
-  c.appendChild(mk("h3", null, "sessions"));
-  c.appendChild(mk("table", "lineage"));
+  right.appendChild(mk("h3", null, "sessions"));
+  right.appendChild(mk("table", "lineage"));
   document.getElementById("runs").appendChild(c);
   return c;
 }
