@@ -13,11 +13,14 @@ Example:
     ...                  algorithm="epo", step=100)
     >>> front = open("runs/demo")  # doctest: +SKIP
     >>> front.hypervolume(), front.to_pandas()  # doctest: +SKIP
+    >>> front.select([0.7, 0.3]), front.knee(), front.history()  # doctest: +SKIP
+    >>> export("runs/demo", "front.csv", format="csv")  # doctest: +SKIP
 """
 
 from paretoray.archive._warn import ArchiveWarning
+from paretoray.archive.export import export
 from paretoray.archive.merge import merge_nondominated, nondominated_mask
-from paretoray.archive.pareto_set import ParetoSet
+from paretoray.archive.pareto_set import ParetoPoint, ParetoSet
 from paretoray.archive.reader import VerifyReport, open, read_points, segment_paths, verify
 from paretoray.archive.schema import SCHEMA_VERSION, point_schema
 from paretoray.archive.store import AppendResult, Store
@@ -26,9 +29,11 @@ __all__ = [
     "SCHEMA_VERSION",
     "AppendResult",
     "ArchiveWarning",
+    "ParetoPoint",
     "ParetoSet",
     "Store",
     "VerifyReport",
+    "export",
     "merge_nondominated",
     "nondominated_mask",
     "open",
