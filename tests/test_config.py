@@ -394,3 +394,17 @@ def test_option_values_are_checked_by_building_the_object():
     ok = SearchConfig(problem="zdt1", algorithm="epo", algorithm_options={"eps": 0.01},
                       problem_options={"n_var": 5})
     assert ok.algorithm_options == {"eps": 0.01}
+
+
+def test_field_names_and_pickling(full):
+    """The fields the api and runner read, in order; a config survives pickle (Ray ships it)."""
+    import pickle
+
+    assert SearchConfig.field_names() == [
+        "problem", "algorithm", "problem_options", "algorithm_options", "population", "steps",
+        "steps_per_round", "workers", "adapter", "adapter_options", "lr", "optimizer",
+        "optimizer_options", "seed", "run_dir", "ref_point", "checkpoint_every", "device",
+        "progress", "directions", "ray", "scheduler"]
+    again = pickle.loads(pickle.dumps(full))
+    assert again == full and again.to_dict() == full.to_dict()
+    assert again.ray.resources == {"cpu": 2, "gpu": 0.25}
