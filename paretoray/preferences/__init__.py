@@ -1,4 +1,5 @@
-"""Preference vectors: reference-direction designs and (later) adapters that move them.
+"""Preference vectors: reference-direction designs (``reference``), the adapters that move
+them between rounds (``adapters``) and the front geometry both use (``geometry``).
 
 Library convention: a preference vector is a point of the simplex (nonnegative, summing
 to one) and means "``F`` should align with the ray through it"; see
