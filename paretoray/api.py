@@ -93,6 +93,7 @@ def search(
     _check_new_run_dir(run_dir)
     problem_f = _factory("problem", cfg.problem, cfg.problem_options, problem_obj)
     prob = problem_f.build()
+    _probe(prob)
     _check_directions(cfg, prob)
     ref = _ref_point(cfg, prob)
     algorithm_f = _factory("algorithm", cfg.algorithm, _algorithm_options(cfg, ref), algo_obj)
@@ -277,6 +278,30 @@ def _ref_point(cfg: SearchConfig, prob: Problem) -> tuple[float, ...] | None:
             "objectives: give one reference value per objective."
         )
     return tuple(ref)
+
+
+def _probe(prob: Any) -> None:
+    """Evaluate a vector problem once on two points: a problem that raises or returns the
+    wrong shape is refused here, before any run directory or Ray worker exists."""
+    import torch
+
+    from paretoray.errors import ShapeError
+
+    if getattr(prob, "is_network", False) or not isinstance(prob, Problem):
+        return
+    x = prob.sample(2, generator=torch.Generator().manual_seed(0))
+    try:
+        F = prob.evaluate(x)
+    except Exception as exc:
+        raise ConfigError(
+            f"problem {prob!r} failed on two points of its box: {type(exc).__name__}: "
+            f"{exc}") from None
+    if not isinstance(F, torch.Tensor) or tuple(F.shape) != (2, prob.n_obj):
+        shape = tuple(F.shape) if isinstance(F, torch.Tensor) else type(F).__name__
+        raise ShapeError(
+            f"problem {prob!r} returned {shape} for a `2 x {prob.n_var}` input; expected a "
+            f"`p x m` = 2 x {prob.n_obj} tensor (one row of {prob.n_obj} objectives per "
+            "point).")
 
 
 def _check_device(device: str) -> None:

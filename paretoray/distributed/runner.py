@@ -16,8 +16,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import socket
 import stat
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -238,6 +240,7 @@ def run_on_ray(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool
 
     started = connect(settings.address, allow_unauthenticated=settings.allow_unauthenticated)
     actor = None
+    previous = _sigterm_as_interrupt()  # ray.init installs a SIGTERM handler that aborts
     try:
         check_resources(settings.resources, plan.workers)
         _check_not_locked(plan.run_dir)
@@ -291,6 +294,19 @@ def run_on_ray(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool
         finally:
             if started:
                 ray.shutdown()
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+
+
+def _sigterm_as_interrupt() -> Any:
+    """SIGTERM ends the search like Ctrl-C (main thread only; returns the old handler)."""
+    if threading.current_thread() is not threading.main_thread():
+        return None
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    return signal.signal(signal.SIGTERM, handler)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -58,3 +58,32 @@ class NaNRegion(_ZDT1Like):
     def _evaluate(self, x):
         F = self._inner._evaluate(x)
         return torch.where(x[:, :1] > 0.8, torch.full_like(F, float("nan")), F)
+
+
+class RaiseAfter(_ZDT1Like):
+    """ZDT1 that raises ValueError from its ``after``-th evaluation in a process on, and
+    appends a line to ``marker`` each time it does (a deterministic bug in a user's problem)."""
+
+    name = "raise_after"
+
+    def __init__(self, marker: str, after: int) -> None:
+        super().__init__()
+        self.marker, self.after, self.calls = marker, after, 0
+
+    def _evaluate(self, x):
+        self.calls += 1
+        if self.calls >= self.after:
+            with open(self.marker, "a") as fh:
+                fh.write(f"{os.getpid()}\n")
+            raise ValueError("boom: the model diverged")
+        return self._inner._evaluate(x)
+
+
+class WrongShape(_ZDT1Like):
+    """Returns `p x 3` objectives while declaring 2."""
+
+    name = "wrong_shape"
+
+    def _evaluate(self, x):
+        F = self._inner._evaluate(x)
+        return torch.cat([F, F[:, :1]], dim=1)
