@@ -107,3 +107,16 @@ def test_interrupting_a_ray_search_exits_non_zero_and_says_how_to_resume(tmp_pat
     assert report.ok, str(report)
     assert not (run_dir / "LOCK").exists()
     assert max(round_keys(run_dir).values()) == 1
+    token = os.path.expanduser("~/.ray/auth_token")
+    if os.path.exists(token):  # Ray writes it 0644; the search made it private
+        assert os.stat(token).st_mode & 0o077 == 0, oct(os.stat(token).st_mode)
+
+
+def test_embedded_ray_without_authentication_is_refused(tmp_path):
+    cfg = _config(tmp_path, steps=20, workers=1, run_dir=str(tmp_path / "open"))
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "RAY_ADDRESS": ""}
+    proc = subprocess.run([sys.executable, "-m", "paretoray", "run", cfg], capture_output=True,
+                          text=True, timeout=120, env=env)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "RAY_AUTH_MODE=disabled" in proc.stderr and "allow_unauthenticated" in proc.stderr
+    assert not (tmp_path / "open").exists()
