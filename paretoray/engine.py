@@ -38,6 +38,7 @@ from torch import Tensor
 from paretoray import algorithms as _algorithms
 from paretoray import problems as _problems
 from paretoray.algorithms.base import Weighting
+from paretoray.algorithms.minnorm import tangent_jacobian
 from paretoray.errors import ConfigError, ShapeError, UnknownNameError
 from paretoray.problems.base import Problem
 
@@ -230,6 +231,8 @@ class Engine:
                 )  # p x m x d
                 J = torch.where(torch.isfinite(J), J, torch.zeros((), dtype=J.dtype,
                                                                     device=J.device))
+                # min-norm over the tangent cone of the active bounds (MGDA, PMTL, EPO...)
+                J = tangent_jacobian(J, x.detach(), *problem._projection_box_like(x))
                 gram = J @ J.transpose(1, 2)
                 alpha = algo.weights(safe_values, self.prefs, gram=gram, context=context)
                 direction = torch.einsum("pm,pmd->pd", alpha.to(J.dtype), J)

@@ -126,3 +126,50 @@ def test_registry_repr_and_errors():
     values, prefs, _ = random_inputs(3, 2)
     with pytest.raises(ConfigError, match="Gram"):
         MGDA()(values, prefs)
+
+
+# ------------------------------------------------------------------ the box (issue 13)
+def test_tangent_jacobian_drops_exactly_the_outward_components():
+    from paretoray.algorithms.minnorm import tangent_jacobian
+
+    lo, hi = torch.tensor([0.0, 0.0, -1.0]), torch.tensor([1.0, 1.0, 1.0])
+    x = torch.tensor([[0.0, 1.0, 0.5], [0.5, 0.5, 1.0]])
+    J = torch.tensor([[[1.0, -1.0, 3.0], [-2.0, 2.0, 4.0]],
+                      [[5.0, 6.0, -7.0], [8.0, 9.0, 10.0]]])
+    expected = torch.tensor([[[0.0, 0.0, 3.0], [-2.0, 2.0, 4.0]],  # x1 at 0: +1 leaves
+                             [[5.0, 6.0, 0.0], [8.0, 9.0, 10.0]]])  # x3 at 1: -7 leaves
+    torch.testing.assert_close(tangent_jacobian(J, x, lo, hi), expected)
+
+
+def test_zdt1_members_stop_pareto_stationary_in_the_box_instead_of_one_corner():
+    """Issue 13: MGDA on ZDT1 from 20 `problem.sample` starts used to slide every member
+    into the corner (0, 1) (front HV 0.111 = one point): the min-norm direction kept the
+    components of grad f2 that push x2..x30 below 0. On the tangent cone of the active
+    bounds every member stops where it is weakly Pareto optimal in the box: on the true
+    front (g = 1), or with f1 = x1 at its box minimum where MGDA's own dynamics took it."""
+    from paretoray import indicators, problems
+    from paretoray.algorithms.minnorm import tangent_jacobian
+    from paretoray.engine import Engine
+
+    problem = problems.get("zdt1")
+    K = 20
+    x0 = problem.sample(K, generator=torch.Generator().manual_seed(0))
+    engine = Engine(problem, MGDA(), torch.full((K, 2), 0.5, dtype=torch.float64), x0=x0,
+                    device=DEVICE)
+    engine.run(2000)
+    x = engine.x.detach().clone().requires_grad_(True)
+    F = problem._evaluate(x)
+    lo, hi = problem._projection_box_like(x)
+    J = tangent_jacobian(jacobian(F, x), x.detach(), lo, hi)
+    F, x = F.detach().cpu().double(), x.detach().cpu().double()
+    gram = J @ J.transpose(1, 2)
+    stationary = common_direction_norm(gram, min_norm(gram)) <= 1e-6  # in the box
+    assert stationary.double().mean() >= 0.9  # Adam makes a member bounce off x1's bound
+    on_front = (F[:, 1] - (1 - F[:, 0].sqrt())).abs() <= 1e-4  # pymoo's front: f2 = 1 - sqrt f1
+    at_f1_min = x[:, 0] <= float(lo[0]) + 1e-5
+    assert (on_front | at_f1_min).all()
+    assert int(on_front.sum()) >= 3  # the old run had every member at (0, 1)
+    ref = problem.ref_point
+    hv = indicators.hypervolume(F.numpy(), ref)
+    true_hv = indicators.hypervolume(problem.pareto_front(2000).numpy(), ref)
+    assert hv >= 0.65 * true_hv > 5 * 0.111, (hv, true_hv)
