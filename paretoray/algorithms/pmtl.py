@@ -7,19 +7,40 @@ References:
 
 What is implemented ([Lin2019]_ Sec. 3.2-3.3, Eq. 6-14): the directions ``u_1..u_K``
 split objective space into sectors; member ``k`` solves
-``min F(x) s.t. G_j(x) = (u_j - u_k)^T F(x) <= 0`` for all ``j != k`` (``F`` in the sector of
-``u_k``: ``cos(F, u_k) >= cos(F, u_j)`` for unit ``u``). Its direction QP
-``min_{d, a} a + ||d||^2/2 s.t. <grad f_i, d> <= a, <grad G_j, d> <= a (j active)`` has as
-dual the min-norm point of ``{grad f_i} U {J^T w_j}``, ``w_j = u_j - u_k``, which needs only
-the Gram matrix: with ``V = [I_m; W]`` (``W`` the rows ``w_j``) the extended Gram is
-``V G V^T = [[G, G W^T], [W G, W G W^T]]`` and, for the min-norm weights ``(lam, beta)``,
-the step weights are ``alpha = lam + W^T beta`` (entries may be negative).
+``min F(x) s.t. G_j(x) = (u_j - u_k)^T F(x) <= 0`` for the directions ``j`` next to ``u_k``
+(``F`` in the sector of ``u_k``: ``cos(F, u_k) >= cos(F, u_j)`` for unit ``u``). Its
+direction QP ``min_{d, a} a + ||d||^2/2 s.t. <g_i, d> <= a, <grad G_j, d> <= a (j active)``
+has as dual the min-norm point of ``{g_i} U {sum_i w_ji g_i}``, ``w_j = u_j - u_k``, which
+needs only the Gram matrix: with ``V = [I_m; W]`` (``W`` the rows ``w_j``) the extended
+Gram is ``V G V^T`` and, for the min-norm weights ``(lam, beta)``, the step weights are
+``alpha = lam + W^T beta`` (entries may be negative).
 
+* Gradient normalization: the QP sees unit objective gradients ``g_i = grad f_i /
+  ||grad f_i||`` (``G -> D^-1/2 G D^-1/2``), so neither a vanishing gradient (VLMOP2's flat
+  region, where the raw feasibility direction is blocked by the box) nor a dominant one
+  decides the direction; the returned weights act on the raw gradients
+  (``alpha_i / ||grad f_i||``). Each objective still does not increase to first order
+  (``<grad f_i, d> = ||grad f_i|| <g_i, d> <= 0``); ``normalize=False`` gives the raw QP.
 * Feasibility phase (Eq. 12-14, the initial-solution search): a member with some violated
-  constraint, ``max_j G_j > 0``, takes the min-norm point of the violated ``J^T w_j`` only,
-  ``alpha = W_viol^T beta``: every violated ``G_j`` decreases.
-* Sector phase (Eq. 10-11): a feasible member uses ``{grad f_i}`` plus the constraints with
-  ``G_j / ||F|| >= -active_eps`` (the paper's ``I_eps``); with none it is plain MGDA.
+  constraint, ``max_j G_j > 0``, takes the min-norm point of the violated
+  ``sum_i w_ji g_i`` only, ``alpha = W_viol^T beta``: every violated ``G_j`` decreases.
+* Sector phase (Eq. 10-11): a feasible member uses ``{g_i}`` plus the active constraints
+  (the paper's ``I_eps``, see ``active_eps``); with none it is plain MGDA.
+* Every vector of the QP (objective and constraint gradients) enters at unit length:
+  the constraint gradients ``sum_i w_ji g_i`` shrink with the angle between neighbouring
+  directions, and with ``K = 100`` they would otherwise make the min-norm point vanish
+  far from the front. Scaling a vector changes no sign in ``<v, d> <= a <= 0``, so the
+  first-order guarantees of both phases hold as in the paper.
+
+Neighbours: a sector is bounded by the bisectors with its neighbouring directions only,
+so member ``k`` is constrained by ``2 (m - 1)`` directions, not ``K - 1``: for ``m = 2``
+its two angular neighbours on the quarter circle (one at the ends), for ``m > 2`` the
+``2 (m - 1)`` nearest distinct directions by angle. They are computed once per set of
+directions (cached while the ``prefs``/``directions`` tensors are unchanged), so a step
+costs ``O(p m^2)``, not ``O(p K)``. For ``m = 2`` the neighbour sectors are exactly the
+paper's; for ``m > 2`` a cell with more than ``2 (m - 1)`` Voronoi neighbours (e.g. 6 in
+a Das-Dennis lattice of ``m = 3``) is bounded only by the nearest ones (raise
+``neighbours``).
 
 Preferences: paretoray's preference rows are the sector directions; ``u = pref / ||pref||``.
 PMTL is population-coupled in that sense (``per_member = False``): the set of ``u``'s is
@@ -30,20 +51,26 @@ near its boundary), not on the ray.
 Differences from the reference code and LibMOON:
 
 * batched over members and over any ``m`` (LibMOON hard-codes ``m = 2`` when it rebuilds
-  the weights); the variable number of active constraints per member is a mask over a
-  fixed number of constraint slots, the ``max_constraints`` largest ``G_j`` of each member;
+  the weights);
 * the phase is decided per member at every call (violated -> feasibility phase), not by a
   fixed split of the iteration budget (the reference: 20% of the iterations) nor
   LibMOON's switch of the whole population once every member is feasible; stateless, so
   a member that drifts out of its sector goes back to the feasibility phase;
-* the constraint test uses ``G_j / ||F||`` as in the reference code, with a threshold
-  ``-active_eps`` (the paper's ``G_j >= -eps``; the reference code uses ``> 0``);
+* the constraint test uses ``G_j / ||F||`` as in the reference code; a constraint is
+  active when ``G_j / ||F|| >= -active_eps (1 - u_j.u_k)``, i.e. ``eps`` is measured in
+  units of the sector's size (``G_j / ||F||`` runs from ``-(1 - u_j.u_k)`` on the own ray
+  to 0 on the bisector). The paper's absolute ``eps`` (the reference code: ``> 0``) makes
+  both bounds of a narrow sector active everywhere once ``K`` is large (``K = 100``:
+  ``1 - cos(0.9 deg) = 1.2e-4``), their nearly opposite gradients cancel in the min-norm
+  point and members stop far from the front (ZDT1, ``K = 100``: HV 0.44 instead of 0.87);
 * weights are not renormalized (the MultiMNIST script rescales to ``m / sum|alpha|``);
 * duplicated directions (``u_j = u_k``, e.g. two members with the same preference) are no
   constraint of each other.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -74,6 +101,42 @@ def sector_constraints(values: Tensor, prefs: Tensor, directions: Tensor) -> Ten
     return torch.where(same, torch.full_like(g, -torch.inf), g)
 
 
+def neighbours(prefs: Tensor, directions: Tensor, k: int | None = None) -> Tensor:
+    """The sector directions next to each member's own: indices into ``directions``.
+
+    ``m = 2`` (and ``k`` None or 2): the angular neighbours on either side of ``u_k``
+    among the distinct directions (one for the end directions). Otherwise the ``k``
+    nearest distinct directions by angle (``k = 2 (m - 1)`` by default). Cost
+    ``O(p K)`` once per set of directions.
+
+    Args:
+        prefs: A `p x m`-dim tensor of the members' own directions (any positive scale).
+        directions: A `K x m`-dim tensor of all sector directions.
+        k: Neighbours per member; None means ``2 (m - 1)``.
+
+    Returns:
+        A `p x s`-dim long tensor (``s = min(k, K)``), ``-1`` in unused slots.
+    """
+    m = prefs.shape[1]
+    k = 2 * (m - 1) if k is None else int(k)
+    u_own, u_all = _unit(prefs.double()), _unit(directions.double())
+    cos = u_own @ u_all.T  # p K
+    same = cos >= 1 - 1e-12
+    if m == 2 and k == 2:
+        ang_own = torch.atan2(u_own[:, 1], u_own[:, 0])[:, None]
+        ang = torch.atan2(u_all[:, 1], u_all[:, 0])[None, :]
+        inf = torch.full_like(cos, torch.inf)
+        below = torch.where(~same & (ang < ang_own), ang_own - ang, inf)
+        above = torch.where(~same & (ang > ang_own), ang - ang_own, inf)
+        (d_lo, i_lo), (d_hi, i_hi) = below.min(1), above.min(1)
+        idx = torch.stack([i_lo, i_hi], 1)
+        ok = torch.stack([torch.isfinite(d_lo), torch.isfinite(d_hi)], 1)
+        return torch.where(ok, idx, -1)
+    s = max(1, min(k, cos.shape[1]))
+    val, idx = torch.topk(torch.where(same, -torch.inf, cos), s, dim=1)
+    return torch.where(torch.isfinite(val), idx, -1)
+
+
 def _unit(v: Tensor) -> Tensor:
     return v / v.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(v.dtype).tiny)
 
@@ -84,47 +147,63 @@ class PMTL(Weighting):
 
     Args:
         active_eps: A feasible member's constraint ``j`` is active when
-            ``G_j / ||F|| >= -active_eps`` (the paper's ``eps``; the reference code's strict
-            ``> 0`` is ``active_eps = 0``).
-        max_constraints: Constraint slots per member (the largest ``G_j`` are kept); None
-            means ``2 (m - 1)``. Exact while no more constraints than that are active (for
-            ``m = 2`` a sector has two neighbours); a far-off member in the feasibility
-            phase uses its ``max_constraints`` most violated ones.
+            ``G_j / ||F|| >= -active_eps (1 - u_j.u_k)``: within ``active_eps`` of the way
+            from its bisector to its own ray (the paper's ``eps``, relative to the sector;
+            the reference code's strict ``> 0`` is ``active_eps = 0``).
+        neighbours: Neighbouring directions that bound each member's sector; None means
+            ``2 (m - 1)`` (exact for ``m = 2``; see :func:`neighbours`).
         directions: A fixed `K x m`-dim tensor of sector directions; None uses the rows of
             ``prefs`` of each call (the whole population).
+        normalize: Unit-normalize the objective gradients before the QP (default; see the
+            module docstring).
 
     Converges on the toy problem with ``optimizer="sgd"``, ``lr=0.2-0.5`` in 100-200 steps
-    (tests/algorithms/test_pmtl.py; the reference step size is 1.0 in the NeurIPS code and
-    0.2 in EPOSearch's comparison).
+    and on VLMOP2/ZDT1 with the engine's default Adam (tests/algorithms/test_pmtl.py).
 
-    Cost: ``O(p K)`` for the constraint values (one ``p x K`` matmul) plus a min-norm
-    problem over ``m + max_constraints`` vectors per member, solved exactly by support
-    enumeration (supports up to ``m + 1``).
+    Cost: the neighbours once per set of directions (``O(p K)``), then per step
+    ``O(p m s)`` for the ``s = 2 (m - 1)`` constraint values and a min-norm problem over
+    ``m + s`` vectors per member, solved exactly by support enumeration (supports up to
+    ``m + 1``).
     """
 
+    description = "Pareto MTL: one sector-constrained MGDA sub-problem per preference"
+    category = "finite set"
+    paper = "Lin et al., Pareto Multi-Task Learning, NeurIPS 2019"
     needs_gram = True
     per_member = False
 
     def __init__(
         self,
-        active_eps: float = 1e-3,
-        max_constraints: int | None = None,
+        active_eps: float = 0.3,
+        neighbours: int | None = None,
         directions: Tensor | None = None,
+        normalize: bool = True,
     ) -> None:
         if not active_eps >= 0:
             raise ConfigError(f"`active_eps` must be >= 0; got {active_eps!r}.")
-        if max_constraints is not None and (
-                not isinstance(max_constraints, int) or max_constraints < 1):
+        if neighbours is not None and (
+                isinstance(neighbours, bool) or not isinstance(neighbours, int) or neighbours < 1):
             raise ConfigError(
-                f"`max_constraints` must be a positive integer or None; got {max_constraints!r}.")
+                f"`neighbours` must be a positive integer or None; got {neighbours!r}.")
         if directions is not None:
             directions = torch.as_tensor(directions)
             if directions.dim() != 2 or not bool((directions >= 0).all()):
                 raise ConfigError(
                     "`directions` must be a `K x m` tensor of nonnegative preference vectors.")
         self.active_eps = float(active_eps)
-        self.max_constraints = max_constraints
+        self.neighbours = neighbours
         self.directions = directions
+        self.normalize = bool(normalize)
+        self._cache: tuple[Any, ...] | None = None
+
+    def _neighbour_index(self, pref: Tensor, dirs: Tensor) -> Tensor:
+        """:func:`neighbours`, recomputed only when ``pref``/``dirs`` change."""
+        stamp = (pref.shape, pref._version, dirs.shape, dirs._version, pref.device)
+        c = self._cache
+        if c is None or c[0] is not pref or c[1] is not dirs or c[2] != stamp:
+            idx = neighbours(pref, dirs, self.neighbours).to(pref.device)
+            self._cache = c = (pref, dirs, stamp, idx)
+        return c[3]
 
     def weights(
         self,
@@ -138,26 +217,39 @@ class PMTL(Weighting):
         gram = check_gram("PMTL", values, gram)
         p, m = values.shape
         dt = torch.float64
-        F, pref, G = values.detach().to(dt), prefs.detach().to(dt), gram.detach().to(dt)
-        dirs = pref if self.directions is None else self.directions.to(F.device, dt)
-        if dirs.shape[1] != m:
-            raise ShapeError(f"`directions` must have {m} columns; got {tuple(dirs.shape)}.")
-        g = sector_constraints(F, pref, dirs)  # p K
-        K = dirs.shape[0]
-        slots = self.max_constraints if self.max_constraints is not None else 2 * (m - 1)
-        slots = max(1, min(slots, K))
-        g_top, idx = torch.topk(g, slots, dim=1)  # largest G_j first; ties: torch's order
-        W = _unit(dirs)[idx] - _unit(pref)[:, None, :]  # p s m: rows w_j = u_j - u_k
-        valid = torch.isfinite(g_top)
-        violated = valid & (g_top > 0)
+        dirs_in = prefs if self.directions is None else self.directions
+        if dirs_in.shape[1] != m:
+            raise ShapeError(f"`directions` must have {m} columns; got {tuple(dirs_in.shape)}.")
+        idx = self._neighbour_index(prefs, dirs_in)  # p s
+        F, G = values.detach().to(dt), gram.detach().to(dt)
+        u_own = _unit(prefs.detach().to(dt))
+        u_all = _unit(dirs_in.detach().to(F.device, dt))
+        valid = idx >= 0
+        W = u_all[idx.clamp_min(0)] - u_own[:, None, :]  # p s m: rows w_j = u_j - u_k
+        W = torch.where(valid[..., None], W, 0.0)
+        g = torch.einsum("psm,pm->ps", W, _unit(F))  # G_j / ||F||
+        violated = valid & (g > 0)
         infeasible = violated.any(-1)  # p
-        active = valid & (g_top >= -self.active_eps)
+        # G_j runs from -(1 - u_j.u_k) on the own ray to 0 on the bisector: eps in those units
+        width = 1.0 - (u_all[idx.clamp_min(0)] * u_own[:, None, :]).sum(-1)  # p s
+        active = valid & (g >= -self.active_eps * width)
+        if self.normalize:
+            scale = G.diagonal(dim1=1, dim2=2).sqrt()  # p m: ||grad f_i||
+            scale = torch.where(scale > 0, scale, 1.0)
+            G = G / (scale[:, :, None] * scale[:, None, :])
         # One min-norm call for both phases: coordinates = [e_1..e_m, w_1..w_s].
         Vmat = torch.cat([torch.eye(m, dtype=dt, device=F.device).expand(p, m, m), W], dim=1)
         Q = Vmat @ G @ Vmat.transpose(1, 2)  # p (m+s) (m+s)
         mask_obj = (~infeasible)[:, None].expand(p, m)
         mask_con = torch.where(infeasible[:, None], violated, active)
         mask = torch.cat([mask_obj, mask_con], dim=1)
-        coef = min_norm(Q, mask, max_support=m + 1)
+        if self.normalize:  # every vector of the QP at unit length (see the module doc)
+            nq = Q.diagonal(dim1=1, dim2=2).clamp_min(0).sqrt()
+            nq = torch.where(nq > 0, nq, 1.0)
+            coef = min_norm(Q / (nq[:, :, None] * nq[:, None, :]), mask, max_support=m + 1) / nq
+        else:
+            coef = min_norm(Q, mask, max_support=m + 1)
         alpha = torch.einsum("pn,pnm->pm", coef, Vmat)
+        if self.normalize:
+            alpha = alpha / scale
         return alpha.to(values.dtype)
