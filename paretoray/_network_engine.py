@@ -100,24 +100,27 @@ class NetworkPopulation:
                 gram = torch.zeros(p, m, m, dtype=prefs.dtype, device=F.device)
                 grads: list[list[Tensor]] = []
                 for i in range(m):
-                    g = list(torch.autograd.grad(F[:, i].sum(), leaves, retain_graph=True))
-                    for t, gt in enumerate(g):
-                        ok = torch.isfinite(gt).reshape(p, -1).all(dim=1)
-                        finite = finite & ok
-                        g[t] = torch.where(_rows(ok, gt), gt, torch.zeros((), dtype=gt.dtype,
-                                                                          device=gt.device))
+                    g = [t.reshape(p, -1) for t in
+                         torch.autograd.grad(F[:, i].sum(), leaves, retain_graph=True)]
                     grads.append(g)
                     for j in range(i + 1):  # row i of G, from the passes so far
-                        dot = sum((gi.reshape(p, -1) * gj.reshape(p, -1)).sum(dim=1)
-                                  for gi, gj in zip(g, grads[j], strict=True))
+                        dot = sum((gi * gj).sum(dim=1) for gi, gj in zip(g, grads[j],
+                                                                         strict=True))
                         gram[:, i, j] = gram[:, j, i] = dot.to(gram.dtype)
                 del grads
+                # A NaN/inf gradient entry makes its member's diagonal of G non-finite (rows
+                # are members, so it cannot leak into another member's G): one cheap check.
+                ok = torch.isfinite(gram).flatten(1).all(dim=1)
+                finite = finite & ok
+                gram = torch.where(finite[:, None, None], gram, torch.zeros((), dtype=gram.dtype,
+                                                                           device=gram.device))
             alpha = algorithm.weights(values, prefs, gram=gram, context=context)
             alpha = torch.where(finite[:, None], alpha, torch.zeros_like(alpha))
             direction = torch.autograd.grad((alpha.detach().to(F.dtype) * F).sum(), leaves)
-        bad = ~finite
-        for d in direction:
-            bad = bad | ~torch.isfinite(d).reshape(p, -1).all(dim=1)
+        # Per-member sums are finite iff every entry is (or their total overflows, which a
+        # usable step never does): one reduction per tensor instead of an isfinite pass.
+        total = sum(d.reshape(p, -1).sum(dim=1, dtype=torch.float64) for d in direction)
+        bad = ~finite | ~torch.isfinite(total)
         for leaf, d in zip(leaves, direction, strict=True):
             leaf.grad = torch.where(_rows(bad, d), torch.zeros((), dtype=d.dtype,
                                                                device=d.device), d)
