@@ -19,6 +19,9 @@ from torch import Tensor
 
 #: Relative ridge ``RIDGE * trace(G) / m`` added to a Gram diagonal before a solve.
 RIDGE = 1e-12
+#: Step lengths ``2^-k`` tried at once by :func:`power_root`'s line search.
+_HALVINGS = 20
+_EPS = torch.finfo(torch.float64).eps
 #: Largest ``m`` solved exactly by enumerating supports (``2^m`` small solves per problem).
 EXACT_MAX_M = 6
 
@@ -91,13 +94,13 @@ def project_dual_cone(U: Tensor, G: Tensor, *, iters: int | None = None) -> Tens
     return torch.maximum(v, U)
 
 
-def power_root(G: Tensor, a: float, *, iters: int = 50) -> Tensor:
+def power_root(G: Tensor, a: float, *, iters: int = 25) -> Tensor:
     """The positive solution of ``G alpha = alpha^(-1/a)`` (entrywise power), batched.
 
     It is the minimizer of the strictly convex ``phi(alpha) = alpha^T G alpha / 2 -
     sum_i psi(alpha_i)`` with ``psi' (t) = t^(-1/a)`` (``psi = log`` at ``a = 1``), found by
     ``iters`` damped Newton steps from the diagonal solution ``alpha_i = G_ii^(-a/(a+1))``.
-    Each step backtracks over 30 halvings at once (Armijo, fraction to the boundary
+    Each step backtracks over ``_HALVINGS`` halvings at once (Armijo, fraction to the boundary
     ``0.99``); a member that has converged takes zero steps. ``G`` is normalized by its
     trace first and the root rescaled (``alpha(s G) = s^(-a/(a+1)) alpha(G)``).
 
@@ -113,19 +116,21 @@ def power_root(G: Tensor, a: float, *, iters: int = 50) -> Tensor:
     G = G.to(torch.float64)
     G = 0.5 * (G + G.transpose(-1, -2))
     tr = G.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(torch.finfo(G.dtype).tiny)
-    Gh = G / tr[:, None, None] + 1e-12 * torch.eye(m, dtype=G.dtype, device=G.device)
+    Gh = G / tr[:, None, None]
     e = -1.0 / a
 
     def psi(t: Tensor) -> Tensor:
         return torch.log(t) if a == 1.0 else t ** (1 + e) / (1 + e)
 
-    def phi(x: Tensor) -> Tensor:  # ... x m -> ...
-        return 0.5 * torch.einsum("n...i,nij,n...j->n...", x, Gh, x) - psi(x).sum(-1)
+    def phi(x: Tensor) -> Tensor:  # N x T x m -> N x T
+        return (0.5 * (x @ Gh) * x - psi(x)).sum(-1)
 
-    alpha = Gh.diagonal(dim1=-2, dim2=-1) ** (-a / (a + 1))
-    ts = 0.5 ** torch.arange(30, dtype=G.dtype, device=G.device)  # T
+    alpha = Gh.diagonal(dim1=-2, dim2=-1).clamp_min(1e-12) ** (-a / (a + 1))
+    ts = 0.5 ** torch.arange(_HALVINGS, dtype=G.dtype, device=G.device)  # T
+    ks = torch.arange(_HALVINGS, device=G.device)
     for _ in range(iters):
-        grad = torch.einsum("nij,nj->ni", Gh, alpha) - alpha**e
+        Ga = (alpha[:, None, :] @ Gh)[:, 0]
+        grad = Ga - alpha**e
         H = Gh + torch.diag_embed((1.0 / a) * alpha ** (e - 1))
         step = -torch.linalg.solve_ex(H, grad[..., None])[0][..., 0]
         step = torch.where(torch.isfinite(step), step, torch.zeros_like(step))
@@ -134,10 +139,12 @@ def power_root(G: Tensor, a: float, *, iters: int = 50) -> Tensor:
         cand = alpha[:, None] + t[..., None] * step[:, None]  # N x T x m
         cand = cand.clamp_min(torch.finfo(G.dtype).tiny)
         slope = (grad * step).sum(-1, keepdim=True)
-        armijo = phi(cand) <= phi(alpha)[:, None] + 1e-4 * t * slope
-        first = torch.where(armijo, torch.arange(30, device=G.device), 30).amin(-1)
-        pick = cand.gather(1, first.clamp_max(29)[:, None, None].expand(-1, 1, m))[:, 0]
-        alpha = torch.where((first < 30)[:, None], pick, alpha)
+        phi0 = (0.5 * Ga * alpha - psi(alpha)).sum(-1, keepdim=True)
+        # Armijo, up to the rounding of phi: near the root Newton's full step is taken.
+        armijo = phi(cand) <= phi0 + 1e-4 * t * slope + 8 * _EPS * phi0.abs()
+        first = torch.where(armijo, ks, _HALVINGS).amin(-1)
+        pick = cand.gather(1, first.clamp_max(_HALVINGS - 1)[:, None, None].expand(-1, 1, m))[:, 0]
+        alpha = torch.where((first < _HALVINGS)[:, None], pick, alpha)
     return alpha * tr[:, None] ** (-a / (a + 1))
 
 

@@ -44,7 +44,7 @@ class FairGrad(Weighting):
     category = "single solution"
     paper = "Ban & Ji, Fair Resource Allocation in Multi-Task Learning, ICML 2024"
 
-    def __init__(self, alpha: float = 1.0, iters: int = 50) -> None:
+    def __init__(self, alpha: float = 1.0, iters: int = 25) -> None:
         if not alpha >= 0:
             raise ConfigError(f"FairGrad `alpha` must be >= 0; got {alpha!r}.")
         if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:

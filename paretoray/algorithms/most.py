@@ -38,7 +38,7 @@ from paretoray.errors import ConfigError
 __all__ = ["MosT", "transport_plan"]
 
 
-def transport_plan(cost: Tensor, *, epsilon: float = 1e-3, iters: int = 300) -> Tensor:
+def transport_plan(cost: Tensor, *, epsilon: float = 1e-3, iters: int = 100) -> Tensor:
     """Entropic OT plan between ``n`` rows (mass ``1/n``) and ``K`` columns (mass ``1/K``).
 
     Args:
@@ -82,7 +82,7 @@ class MosT(Weighting):
     category = "finite set"
     paper = "Li et al., Many-Objective Multi-Solution Transport, ICLR 2025"
 
-    def __init__(self, epsilon: float = 1e-3, iters: int = 300,
+    def __init__(self, epsilon: float = 1e-3, iters: int = 100,
                  support_tol: float = 0.05) -> None:
         if not 0 < epsilon <= 1:
             raise ConfigError(f"MosT `epsilon` must lie in (0, 1]; got {epsilon!r}.")

@@ -46,7 +46,7 @@ class NashMTL(Weighting):
     category = "single solution"
     paper = "Navon et al., Multi-Task Learning as a Bargaining Game, ICML 2022"
 
-    def __init__(self, max_norm: float = 1.0, iters: int = 50) -> None:
+    def __init__(self, max_norm: float = 1.0, iters: int = 25) -> None:
         if not max_norm >= 0:
             raise ConfigError(f"NashMTL `max_norm` must be >= 0 (0: no clip); got {max_norm!r}.")
         if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
