@@ -217,9 +217,12 @@ def table_keys(table: pa.Table) -> list[tuple[int, int]]:
     """The distinct ``(shard, round)`` pairs of a segment's rows, sorted."""
     if table.num_rows == 0:
         return []
-    pairs = np.stack([np.asarray(table["shard"].to_numpy(), dtype=np.int64),
-                      np.asarray(table["round"].to_numpy(), dtype=np.int64)], axis=1)
-    return [(int(a), int(b)) for a, b in np.unique(pairs, axis=0)]
+    shard = np.asarray(table["shard"].to_numpy(), dtype=np.int64)
+    rnd = np.asarray(table["round"].to_numpy(), dtype=np.int64)
+    if shard.min() == shard.max() and rnd.min() == rnd.max():  # one round: the usual case
+        return [(int(shard[0]), int(rnd[0]))]
+    codes = np.unique((shard << 32) | (rnd & 0xFFFFFFFF))  # both are int32 columns
+    return [(int(c >> 32), int(np.int32(c & 0xFFFFFFFF))) for c in codes]
 
 
 def _check_front(
