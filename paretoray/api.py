@@ -103,8 +103,10 @@ def search(
 
     prefs = np.asarray(initial_prefs(prob.n_obj, cfg.population, seed=cfg.seed), dtype=float)
     meta = {"problem": cfg.problem, "algorithm": cfg.algorithm,
+            **_network_meta(prob),
             "ref_point": None if ref is None else list(ref),
-            "objective_names": [f"f{i + 1}" for i in range(prob.n_obj)],
+            "objective_names": list(getattr(prob, "objective_names", None)
+                                    or [f"f{i + 1}" for i in range(prob.n_obj)]),
             "custom_problem": problem_obj is not None,
             "custom_algorithm": algo_obj is not None,
             "initial_prefs": prefs.tolist()}
@@ -208,7 +210,7 @@ def _run_plan(cfg: SearchConfig, problem_f: Any, algorithm_f: Any, prob: Problem
     from paretoray.distributed.messages import RunPlan
 
     true_front = None
-    if prob.has_pareto_front:
+    if getattr(prob, "has_pareto_front", False):
         true_front = prob.pareto_front(500).detach().cpu().numpy()
     rounds = max(1, math.ceil(int(steps) / min(int(cfg.steps_per_round), int(steps))))
     sched = getattr(cfg, "scheduler", None)
@@ -217,11 +219,13 @@ def _run_plan(cfg: SearchConfig, problem_f: Any, algorithm_f: Any, prob: Problem
                   else getattr(cfg, "stop_after_idle_rounds", None))
     return RunPlan(
         run_dir=str(cfg.run_dir), config=cfg.to_dict(), problem=problem_f,
-        algorithm=algorithm_f, n_obj=prob.n_obj, n_var=prob.n_var, ref_point=ref,
+        algorithm=algorithm_f, n_obj=prob.n_obj, n_var=getattr(prob, "n_var", None),
+        ref_point=ref,
         initial_prefs=prefs, workers=max(1, int(cfg.workers)), rounds=rounds, create=create,
         meta=meta, coupled=not algo.per_member, true_front=true_front,
         reaim_after=reaim_after, stop_after=stop_after, adapter=cfg.adapter,
-        adapter_options=dict(cfg.adapter_options), seed=int(cfg.seed))
+        adapter_options=dict(cfg.adapter_options), seed=int(cfg.seed),
+        network=bool(getattr(type(prob), "is_network", False)))
 
 
 def _ray_settings(cfg: SearchConfig) -> Any:
@@ -243,11 +247,11 @@ def _factory(kind: str, name: str, options: dict[str, Any], obj: Any) -> Any:
     return Factory(kind, name, {} if obj is not None else dict(options), obj)  # type: ignore[arg-type]
 
 
-def _problem_object(value: Any) -> Problem | None:
+def _problem_object(value: Any) -> Any:
     """A problem the user handed in as an object (pymoo and BoTorch ones are wrapped)."""
     if value is None or isinstance(value, str):
         return None
-    if isinstance(value, Problem):
+    if isinstance(value, Problem) or getattr(type(value), "is_network", False):
         return value
     from paretoray.problems.wrappers import as_problem
 
@@ -278,6 +282,16 @@ def _ref_point(cfg: SearchConfig, prob: Problem) -> tuple[float, ...] | None:
             "objectives: give one reference value per objective."
         )
     return tuple(ref)
+
+
+def _network_meta(prob: Any) -> dict[str, Any]:
+    """What a network run records so that its models reload (factory, metric names)."""
+    if not getattr(type(prob), "is_network", False):
+        return {}
+    from paretoray.archive.checkpoints import network_meta
+
+    meta = network_meta(prob)
+    return {k: meta[k] for k in ("model_factory", "metric_names")}
 
 
 def _probe(prob: Any) -> None:

@@ -126,6 +126,7 @@ class CoordinatorCore:
         self.state = state
         self._receipts: dict[tuple[int, int], Receipt] = {}
         self._restart: dict[int, np.ndarray] = {}
+        self._restart_params: dict[int, dict[str, np.ndarray] | None] = {}
         self._started: set[int] = set()
         self._sent: dict[int, np.ndarray] = {}
         self._stopped: set[int] = set()
@@ -162,15 +163,22 @@ class CoordinatorCore:
         if shard in self._stopped or round >= self._last_round:
             return RoundPlan(shard, round, prefs, stop=True)
         start_x = self._restart.pop(shard, None)
+        start_params = self._restart_params.pop(shard, None)
         front = None
-        if start_x is None and shard not in self._started and round == self._first_round:
+        if (start_x is None and start_params is None and shard not in self._started
+                and round == self._first_round):
             # a resumed session: members start at the archive points nearest their rays
             front = self.store.front()
-            if len(front) and front.x is not None:
-                start_x = np.array(front.x[nearest_by_angle(front.objectives, prefs)])
+            if len(front):
+                near = nearest_by_angle(front.objectives, prefs)
+                if front.x is not None:
+                    start_x = np.array(front.x[near])
+                else:
+                    start_params = self._checkpoints(front, near)
         self._started.add(shard)
         context = self._context(shard, front) if self.plan.coupled else None
-        return RoundPlan(shard, round, prefs, context=context, start_x=start_x)
+        return RoundPlan(shard, round, prefs, context=context, start_x=start_x,
+                         start_params=start_params)
 
     def offer(self, offer: Offer) -> Receipt:
         """Commit a shard's points of one round, exactly once per ``(shard, round)``."""
@@ -183,6 +191,8 @@ class CoordinatorCore:
             x=None if offer.x is None else np.asarray(offer.x, dtype=float),
             round=key[1], shard=key[0], member=np.asarray(offer.member),
             algorithm=offer.algorithm, step=offer.step,
+            **({} if offer.params is None and offer.metrics is None
+               else {"params": offer.params, "metrics": offer.metrics}),
         )
         if getattr(result, "duplicate", False):
             # committed by an earlier life of this coordinator: the manifest knows it
@@ -290,7 +300,21 @@ class CoordinatorCore:
         self._set_prefs(a, new)
         if front.x is not None:
             self._restart[shard] = (front.x[i] + front.x[j]) / 2
+        else:  # networks: the nearer end's weights (a midpoint of two networks is no network)
+            self._restart_params[shard] = self._checkpoints(front, i)
         return True
+
+    def _checkpoints(self, front: ParetoSet, index: np.ndarray) -> dict[str, np.ndarray] | None:
+        """The stacked checkpointed parameters of front points ``index`` (networks)."""
+        from paretoray.archive.checkpoints import read_checkpoint
+
+        refs = front.to_arrow().column("params_ref").to_pylist()
+        chosen = [refs[int(i)] for i in index]
+        if any(r is None for r in chosen):
+            return None
+        loaded = {r: read_checkpoint(self.run_dir, r) for r in set(chosen)}
+        names = loaded[chosen[0]].keys()
+        return {n: np.stack([loaded[r][n] for r in chosen]) for n in names}
 
     def _record_decision(self, action: str, shard: int, reason: str) -> None:
         self.state.decisions[action] = self.state.decisions.get(action, 0) + 1

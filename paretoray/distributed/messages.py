@@ -81,6 +81,7 @@ class RunPlan:
         reaim_after, stop_after: The idle rule's thresholds.
         adapter, adapter_options: How preference vectors move between rounds.
         seed: The run's seed.
+        network: The problem trains networks (workers take a GPU share where GPUs exist).
     """
 
     run_dir: str
@@ -102,6 +103,7 @@ class RunPlan:
     adapter: str = "fixed"
     adapter_options: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
+    network: bool = False
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,8 @@ class RoundPlan:
         start_x: A `p x d`-dim array of starting points (archive points nearest each
             member's ray), set in a resumed session's first round and after a re-aim,
             else None.
+        start_params: Networks: the same, as checkpointed parameters (names to
+            `p x ...`-dim arrays), else None.
         stop: The shard is done (stopped by the idle rule, or the session is over).
     """
 
@@ -207,6 +211,7 @@ class RoundPlan:
     prefs: np.ndarray
     context: ContextDelta | None = None
     start_x: np.ndarray | None = None
+    start_params: dict[str, np.ndarray] | None = None
     stop: bool = False
 
 
@@ -241,6 +246,9 @@ class Offer:
         member: A `k`-dim int array of population member indices.
         algorithm: The weighting's name.
         stats: The round's engine statistics.
+        params: Networks: each point's parameters (names to `k x ...`-dim arrays); the
+            coordinator checkpoints those of the points that enter the front.
+        metrics: Networks: held-out metrics (names to `k`-dim arrays).
     """
 
     shard: int
@@ -251,6 +259,8 @@ class Offer:
     member: np.ndarray
     algorithm: str
     stats: RoundStats
+    params: dict[str, np.ndarray] | None = None
+    metrics: dict[str, np.ndarray] | None = None
 
     @property
     def step(self) -> int:

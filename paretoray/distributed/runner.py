@@ -251,7 +251,7 @@ def run_on_ray(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool
                                   node_id=node).remote(plan)
         start = _unwrap(lambda: ray.get(actor.begin_session.remote(plan.rounds)))
         session = session_plan(plan, start, cfg)
-        resources = {k: v for k, v in settings.resources.items() if v}
+        resources = _worker_resources(settings.resources, plan)
         trainable = tune.with_resources(
             tune.with_parameters(shard_trainable, plan=session, coordinator=name,
                                  namespace=namespace), resources)
@@ -307,6 +307,19 @@ def _sigterm_as_interrupt() -> Any:
         raise KeyboardInterrupt
 
     return signal.signal(signal.SIGTERM, handler)
+
+
+def _worker_resources(resources: dict[str, float], plan: RunPlan) -> dict[str, float]:
+    """What each trial asks for. Network shards with no GPU asked for take an equal share
+    of the cluster's GPUs where it has any (at most one each); vector shards never do."""
+    import ray
+
+    out = {k: float(v) for k, v in resources.items() if v}
+    if plan.network and "gpu" not in out:
+        gpus = float(ray.cluster_resources().get("GPU", 0.0))
+        if gpus > 0:
+            out["gpu"] = min(1.0, gpus / plan.workers)
+    return out
 
 
 def _first_line(exc: BaseException) -> str:

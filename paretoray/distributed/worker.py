@@ -106,6 +106,7 @@ def run_shard(
     device = None if plan.device == "auto" else plan.device
     ref = None if plan.ref_point is None else np.asarray(plan.ref_point, dtype=float)
     algo_name = getattr(algorithm, "name", "") or type(algorithm).__name__
+    network = bool(getattr(type(problem), "is_network", False))
     context = ContextFront.empty(plan.n_obj)
     engine: Engine | None = None
     metrics: dict[str, Any] = {}
@@ -124,11 +125,19 @@ def run_shard(
                             seed=plan.seed + 7919 * shard, device=device)
             if checkpoint is not None:
                 engine.load_state_dict(checkpoint["engine"])
+            elif round_plan.start_params is not None:  # a resumed network run
+                engine.load_members(torch.arange(engine.p), _tensors(round_plan.start_params))
         elif round_plan.start_x is not None:
             engine.reset_members(torch.ones(engine.p, dtype=torch.bool),
                                  torch.as_tensor(round_plan.start_x))
+        elif round_plan.start_params is not None:
+            engine.load_members(torch.arange(engine.p), _tensors(round_plan.start_params))
         engine.set_prefs(prefs)
-        engine.fallback = engine.x.detach().clone()
+        # a member reset for non-finite values restarts where it stood at the round's start
+        if network:
+            engine.fallback_params = engine.member_params(torch.arange(engine.p))
+        else:
+            engine.fallback = engine.x.detach().clone()
         ctx = None
         if round_plan.context is not None:
             context.apply(round_plan.context)
@@ -140,6 +149,11 @@ def run_shard(
         keep = finite.cpu().numpy()
         F_np = F.cpu().numpy()[keep]
         t_offer = time.perf_counter()
+        params = heldout = None
+        if network:
+            index = torch.as_tensor(np.flatnonzero(keep), dtype=torch.long)
+            params = {k: v.cpu().numpy() for k, v in engine.member_params(index).items()}
+            heldout = {k: v.cpu().numpy()[keep] for k, v in engine.heldout_metrics().items()}
         receipt = coordinator.offer(Offer(
             shard=shard, round=rnd, objectives=F_np,
             preference=engine.prefs.cpu().numpy()[keep],
@@ -147,6 +161,7 @@ def run_shard(
             member=member_ids[keep], algorithm=algo_name,
             stats=RoundStats(steps=engine.steps_done, nan_resets=stats.nan_resets,
                              nonfinite=int((~keep).sum()), engine_s=stats.seconds, node=node),
+            params=params, metrics=heldout,
         ))
         round_s = time.perf_counter() - t_round
         metrics = {
@@ -169,6 +184,10 @@ def run_shard(
         if receipt.decision == "stop":
             break
     return metrics
+
+
+def _tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
+    return {k: torch.as_tensor(np.asarray(v)) for k, v in arrays.items()}
 
 
 def _shard_hv(F: np.ndarray, ref: np.ndarray | None) -> float:
