@@ -24,6 +24,7 @@ References:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import torch
@@ -140,8 +141,15 @@ class HV(Weighting):
     library (``F`` aligns with the preference ray) does not apply: there is no preference.
 
     Args:
-        ref: A fixed reference point (``m`` floats). If None, the dynamic rule of
-            :func:`dynamic_reference` over ``values`` ∪ ``context`` is used each step.
+        ref_point: A fixed reference point (``m`` floats): the run's ``ref_point`` or the
+            problem's (the run's data path passes one of them when the user set none).
+            None means dynamic: :func:`dynamic_reference` over ``values`` ∪ ``context`` at
+            every step -- use it only when neither exists. A dynamic reference follows
+            the population and rewards a different set than the hypervolume the run is
+            measured by (DTLZ2, m = 3, 28 members: 97.3% of the HV-optimal set's
+            hypervolume at the problem's reference, below plain Das-Dennis rays on the
+            front, against >= 99% with the problem's reference point).
+        ref: The former name of ``ref_point`` (accepted; give one of the two).
         margin: Margin of the dynamic reference point. Keep it above ``1 / (p - 1)``: a
             reference that follows the population too closely makes the extremes' gain
             from spreading smaller than their neighbours' pull, and the population
@@ -157,28 +165,47 @@ class HV(Weighting):
 
     per_member = False
 
-    def __init__(self, ref: Sequence[float] | Tensor | None = None, *, margin: float = 0.5,
-                 normalize: bool = True, method: str = "auto", mc_samples: int = 1024,
-                 seed: int = 0) -> None:
+    def __init__(self, ref_point: Sequence[float] | Tensor | None = None, *,
+                 margin: float = 0.5, normalize: bool = True, method: str = "auto",
+                 mc_samples: int = 1024, seed: int = 0,
+                 ref: Sequence[float] | Tensor | None = None) -> None:
+        if ref is not None and ref_point is not None:
+            raise ConfigError("Give `ref_point` or its former name `ref`, not both; got "
+                              f"ref_point={ref_point!r}, ref={ref!r}.")
+        ref_point = ref if ref_point is None else ref_point
         if method not in _METHODS:
             raise ConfigError(f"`method` must be one of {_METHODS}; got method={method!r}.")
         if not margin > 0:
             raise ConfigError(f"`margin` must be positive; got margin={margin!r}.")
         if int(mc_samples) < 1:
             raise ConfigError(f"`mc_samples` must be a positive integer; got {mc_samples!r}.")
-        self.ref = None if ref is None else [float(v) for v in torch.as_tensor(ref).flatten()]
+        self.ref_point = (None if ref_point is None
+                          else [float(v) for v in torch.as_tensor(ref_point).flatten()])
+        if self.ref_point is not None and not all(map(math.isfinite, self.ref_point)):
+            raise ConfigError(f"`ref_point` must be finite; got ref_point={self.ref_point!r}.")
         self.margin = float(margin)
         self.normalize = bool(normalize)
         self.method = method
         self.mc_samples = int(mc_samples)
         self.seed = int(seed)
+        self._ref_cache: tuple[tuple, Tensor] | None = None
+
+    @property
+    def ref(self) -> list[float] | None:
+        """The former name of :attr:`ref_point`."""
+        return self.ref_point
 
     def reference(self, values: Tensor, context: Tensor | None = None) -> Tensor:
         """The reference point for this population: an `m`-dim tensor."""
-        if self.ref is not None:
-            ref = torch.tensor(self.ref, dtype=values.dtype, device=values.device)
+        if self.ref_point is not None:
+            key = (tuple(self.ref_point), values.dtype, values.device)
+            if self._ref_cache is None or self._ref_cache[0] != key:
+                # one host-to-device copy, not one per step
+                self._ref_cache = (key, torch.tensor(self.ref_point, dtype=values.dtype,
+                                                     device=values.device))
+            ref = self._ref_cache[1]
             if ref.numel() != values.shape[1]:
-                raise ShapeError(f"`ref` has {ref.numel()} entries; the problem has "
+                raise ShapeError(f"`ref_point` has {ref.numel()} entries; the problem has "
                                  f"m={values.shape[1]} objectives.")
             return ref
         pts = values if context is None else torch.cat([values, context])

@@ -241,9 +241,15 @@ def test_zdt1_reaches_99_percent_of_the_hv_optimal_set():
 
 # --------------------------------------------------------------------------- options
 def test_registry_flags_repr_and_errors():
-    w = algorithms.get("hv", ref=[1.0, 2.0])
+    w = algorithms.get("hv", ref=[1.0, 2.0])  # the former option name still works
     assert isinstance(w, HV) and not w.per_member and not w.needs_gram
-    assert "ref=[1.0, 2.0]" in repr(w)
+    assert "ref_point=[1.0, 2.0]" in repr(w) and w.ref == [1.0, 2.0]
+    assert algorithms.get("hv", ref_point=[1.0, 2.0]).ref_point == [1.0, 2.0]
+    assert HV().ref_point is None  # dynamic
+    with pytest.raises(ConfigError, match="not both"):
+        HV(ref_point=[1.0, 1.0], ref=[1.0, 1.0])
+    with pytest.raises(ConfigError, match="finite"):
+        HV(ref_point=[1.0, math.inf])
     with pytest.raises(ConfigError):
         HV(method="nope")
     with pytest.raises(ConfigError):
@@ -261,3 +267,77 @@ def test_dynamic_reference_rule_works_for_negative_objectives():
     w = HV()(F, torch.full_like(F, 0.5))
     assert (w > 0).all()
     torch.testing.assert_close(w.norm(dim=1), torch.ones(3, dtype=torch.float64))
+
+
+# --------------------------------------------------------------------------- issue 13
+def _layered_3d_set(n: int, seed: int) -> torch.Tensor:
+    """Several nondominated layers with shared coordinates (ties) and copies."""
+    g = torch.Generator().manual_seed(seed)
+    P = torch.rand(n, 3, generator=g, dtype=torch.float64)
+    P[: n // 4] = torch.round(P[: n // 4] * 4) / 4 + 0.01  # equal coordinates
+    P[-3:] = P[:3]  # exact copies (split into layers of their own)
+    return P
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_3d_sweep_equals_the_former_batched_gradient(seed):
+    """The O(n log n) sweep against the former O(n^2 log n) batched slab areas, on
+    layered sets with ties and duplicates (every point, every axis)."""
+    from paretoray.algorithms._hv_grad import grad_3d, grad_3d_quadratic
+
+    pts = _layered_3d_set(400, seed)
+    lay = layers(pts)
+    ref = torch.tensor([1.2, 1.3, 1.1], dtype=torch.float64)
+    inside = (pts < ref).all(1)
+    pts, lay = pts[inside], lay[inside]
+    rows = torch.arange(pts.shape[0])
+    torch.testing.assert_close(grad_3d(pts, lay, ref, rows),
+                               grad_3d_quadratic(pts, lay, ref, rows), atol=1e-14, rtol=0)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_3d_sweep_equals_moocore_finite_differences_per_layer(seed):
+    """Each layer's gradient is the finite difference of moocore's HV of that layer; with
+    equal coordinates the derivative is one-sided (for decreasing y, the direction a
+    descent step moves), so the difference is backward: (HV(y) - HV(y - h e_k)) / h."""
+    from paretoray.algorithms._hv_grad import grad_3d
+
+    P = _layered_3d_set(60, seed)
+    ref = np.array([1.2, 1.3, 1.1])
+    lay = layers(P)
+    g = grad_3d(P, lay, torch.tensor(ref), torch.arange(P.shape[0])).numpy()
+    Pn, lay_np = P.numpy(), lay.numpy()
+    for layer_id in np.unique(lay_np)[:3]:
+        sel = lay_np == layer_id
+        Y, h = Pn[sel], 1e-9
+        fd = np.zeros_like(Y)
+        for i, k in np.ndindex(*Y.shape):
+            dn = Y.copy()
+            dn[i, k] -= h
+            fd[i, k] = (moocore.hypervolume(Y, ref=ref) - moocore.hypervolume(dn, ref=ref)) / h
+        np.testing.assert_allclose(g[sel], fd, atol=1e-5)
+
+
+def test_dtlz2_28_members_reach_99_percent_of_the_hv_optimal_set():
+    """Issue 13: with the problem's reference point hypervolume ascent reaches >= 99% of
+    the HV-optimal 28-point set on DTLZ2 (m = 3). The target is computed independently:
+    L-BFGS-B on the sphere with moocore's hypervolume and its projection gradients
+    (benchmarks/_hv_optimal.py), a lower bound of the optimum; the dynamic reference
+    point reaches less (about 97%, below Das-Dennis rays on the front)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "benchmarks" / "_hv_optimal.py"
+    spec = importlib.util.spec_from_file_location("_hv_optimal", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    prob = problems.get("dtlz2", n_obj=3)
+    ref = prob.ref_point
+    hv_star, _ = module.dtlz2_optimal_hv(28, ref=ref, restarts=1)
+    dd = np.asarray(problems.get("dtlz2", n_obj=3).pareto_front(28))
+    assert hv_star > moocore.hypervolume(dd, ref=ref)  # the optimum beats a plain lattice
+    eng = Engine(prob, HV(ref_point=ref), torch.full((28, 3), 1 / 3), seed=0, device=DEVICE)
+    eng.run(600)
+    _, F, _ = eng.evaluate()
+    hv = moocore.hypervolume(F.cpu().numpy(), ref=ref)
+    assert hv >= 0.99 * hv_star, (hv, hv_star)
