@@ -49,7 +49,7 @@ import dataclasses
 import os
 import warnings
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -281,7 +281,14 @@ class Store:
                 f"{path} already holds a run ({RUN_JSON} exists). Use `Store.open({str(path)!r})` "
                 "to append to it, or choose a new run directory."
             )
-        path.mkdir(parents=True, exist_ok=True)
+        if path.exists() and not path.is_dir():
+            raise ArchiveError(f"run_dir {path} is a file, not a directory; choose a new "
+                               "directory for the run (it is created if missing).")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ArchiveError(f"Cannot create the run directory {path}: {exc.strerror} "
+                               f"({exc.filename}). Choose a writable location.") from None
         lock = RunLock(path)
         lock.acquire()
         try:
@@ -338,6 +345,9 @@ class Store:
             LockError: When another writer holds the directory.
         """
         path = local_path(run_dir, action="open for writing")
+        if path.exists() and not path.is_dir():
+            raise ArchiveError(f"{path} is a file, not a run directory; pass the directory "
+                               "that holds run.json.")
         if not (path / RUN_JSON).exists():
             raise ArchiveError(
                 f"{path} holds no run ({RUN_JSON} is missing). Create one with "
@@ -685,7 +695,8 @@ class Store:
         no_rows = key[1] if key is not None else 0
         name = segment_name(self._manifest.next_segment_number)
         data = _serialize(table)
-        atomic_write_bytes(self.run_dir / self._manifest.segment_rel(name), data)
+        with self._disk_errors(f"segment {name}"):
+            atomic_write_bytes(self.run_dir / self._manifest.segment_rel(name), data)
         front, front_obj, accepted = merge_table(self._front, self._front_obj, table)
         entry = SegmentEntry(
             name=name,
@@ -707,7 +718,13 @@ class Store:
                                        segments=[*self._manifest.segments, entry])
         self._appends_since_compaction += 1
         compact = self._appends_since_compaction >= self.compact_every
-        self._commit(manifest, front, front_obj, compact=compact)
+        try:
+            with self._disk_errors(f"the manifest entry of {name}"):
+                self._commit(manifest, front, front_obj, compact=compact)
+        except ArchiveError:  # not committed: the segment is the write in flight, discard it
+            with contextlib.suppress(OSError):
+                (self.run_dir / self._manifest.segment_rel(name)).unlink()
+            raise
         if key is not None:
             self._committed.setdefault(key, entry)
         return AppendResult(name, rows, rejected, accepted, front.num_rows, ids)
@@ -780,13 +797,39 @@ class Store:
         return dict(data)
 
     # ------------------------------------------------------------------ closing
+    @contextlib.contextmanager
+    def _disk_errors(self, what: str) -> Iterator[None]:
+        """Turn a failed write (disk full, quota, read-only, permissions) into one clear error."""
+        try:
+            yield
+        except OSError as exc:
+            raise ArchiveError(
+                f"Could not write {what} to {self.run_dir}: {exc.strerror or exc}"
+                f"{f' ({exc.filename})' if exc.filename else ''}. Nothing of this append was "
+                "committed and every committed segment is intact; free space (or fix the "
+                f"permissions) and continue with `paretoray resume {self.run_dir}`."
+            ) from None
+
     def close(self) -> None:
-        """Compact the front if needed and release the lock (idempotent)."""
+        """Compact the front if needed and release the lock (idempotent).
+
+        A failure to write the compacted front (disk full, ...) is a warning, not an error:
+        ``front.arrow`` is a cache, rebuilt from the segments on the next open.
+        """
         if self._closed:
             return
         try:
             if self._appends_since_compaction:
                 self._write_front_and_manifest()
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            warnings.warn(
+                f"Could not compact front.arrow of {self.run_dir} on close ({reason}); every "
+                "committed segment is intact and the front is rebuilt from them on the next "
+                "open.",
+                ArchiveWarning,
+                stacklevel=2,
+            )
         finally:
             self._closed = True
             self._lock.release()

@@ -216,3 +216,22 @@ def test_brute_force_helpers_agree() -> None:
     pts = rng.integers(0, 6, size=(80, 2)).astype(float)
     table = pa.table({"objectives": pa.array(list(pts), pa.list_(pa.float64(), 2))})
     assert brute_force_front_fast(table) == brute_force_front(pts)
+
+
+def test_disk_full_is_one_clear_error_and_keeps_what_was_committed(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    chunks, _ = _three_segments(run)
+    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    proc = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("_full_disk.py")), str(run), "200000"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr  # no traceback: every failure was handled
+    lines = proc.stdout.splitlines()
+    assert lines[0] == f"committed {segment_name(4)}"
+    assert lines[1].startswith(f"error Could not write segment {segment_name(5)} to {run}")
+    assert "File too large" in lines[1] and f"paretoray resume {run}" in lines[1]
+    assert lines[2].startswith("closed")  # the front compaction on close failed or not: no raise
+    report = verify(run)
+    assert report.ok and report.orphans == [] and len(report.segments) == 4
+    assert read_points(run).num_rows == sum(len(c) for c in chunks) + 10

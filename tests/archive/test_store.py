@@ -223,3 +223,15 @@ def test_newer_schema_version_is_refused(tmp_path: Path) -> None:
     (run / "run.json").write_text(json.dumps(meta))
     with pytest.raises(ArchiveError, match="Upgrade paretoray"):
         open(run)
+
+
+def test_run_dir_naming_a_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_text("mine")
+    with pytest.raises(ArchiveError, match="is a file"):
+        Store.create(path, n_obj=2)
+    with pytest.raises(ArchiveError, match="is a file"):
+        Store.open(path)
+    with pytest.raises(ArchiveError, match="Cannot create the run directory"):
+        Store.create(path / "run", n_obj=2)  # a parent that is a file
+    assert path.read_text() == "mine"
