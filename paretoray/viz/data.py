@@ -26,7 +26,6 @@ import json
 import math
 import os
 import re
-from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -35,9 +34,9 @@ import numpy as np
 import pyarrow as pa
 
 from paretoray.archive._fs import Location, is_uri
+from paretoray.archive.merge import merge_nondominated
 from paretoray.archive.pareto_set import ParetoSet
 from paretoray.archive.reader import (
-    merge_table,
     read_manifest,
     read_run_meta,
     read_segment,
@@ -46,7 +45,7 @@ from paretoray.archive.reader import (
 from paretoray.archive.schema import list_to_numpy
 from paretoray.errors import ArchiveError
 
-__all__ = ["build_view", "true_front_of"]
+__all__ = ["ViewCache", "build_view", "true_front_of", "view_signature"]
 
 #: Columns of the point schema that are not shown as a network's metrics.
 _STANDARD = {"point_id", "round", "shard", "member", "algorithm", "objectives", "preference",
@@ -54,7 +53,40 @@ _STANDARD = {"point_id", "round", "shard", "member", "algorithm", "objectives", 
 #: At most this many preference rays are drawn (the front's distinct preferences, spread).
 _MAX_RAYS = 24
 
-SegmentCache = MutableMapping[tuple[str, str], pa.Table]
+#: Fronts kept for the last this many rounds, so new points of a recent round only recompute
+#: the history from that round on.
+_SNAPSHOTS = 8
+
+
+@dataclass
+class ViewCache:
+    """What :func:`build_view` keeps between polls of one run directory.
+
+    Committed segments never change, so each is read and verified once; the commit-order
+    merge continues from the last segment merged, and the history from the latest rounds.
+
+    Attributes:
+        tables: ``(segment name, sha256) -> table`` of every verified segment.
+        merged: The segments merged so far, in commit order.
+        front_idx: Rows (into the merged segments, concatenated) that form the front.
+        front_obj: A `k x m`-dim array, their objectives.
+        accepted: Per merged segment, how many of its rows entered the front.
+        rows: Rows of the merged segments.
+        history: The per-round history state of :func:`_history`.
+    """
+
+    tables: dict[tuple[str, str], pa.Table] = field(default_factory=dict)
+    merged: list[tuple[str, str]] = field(default_factory=list)
+    front_idx: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    front_obj: np.ndarray | None = None
+    accepted: list[int] = field(default_factory=list)
+    rows: int = 0
+    history: dict[str, Any] = field(default_factory=dict)
+
+    def reset(self, m: int) -> None:
+        """Forget the merge (keep the verified tables)."""
+        self.merged, self.accepted, self.rows, self.history = [], [], 0, {}
+        self.front_idx, self.front_obj = np.zeros(0, np.int64), np.zeros((0, m))
 
 
 def _finite(values: np.ndarray) -> list[Any]:
@@ -236,26 +268,54 @@ def _ref_point(meta: dict[str, Any], truth: np.ndarray | None, all_obj: np.ndarr
 
 
 def _history(rounds: np.ndarray, objectives: np.ndarray, ref: np.ndarray,
-             truth: np.ndarray | None) -> dict[str, list[Any]]:
-    """Hypervolume, IGD and front size of all points with ``round <= r``, for each round r."""
-    from paretoray import indicators
-    from paretoray.archive.merge import merge_nondominated
+             truth: np.ndarray | None, cache: ViewCache) -> dict[str, list[Any]]:
+    """Hypervolume, IGD and front size of all points with ``round <= r``, for each round r.
 
-    order = np.argsort(rounds, kind="stable")
-    rs, obj = rounds[order], objectives[order]
+    Rows come in commit order; new rows usually carry the latest rounds, so the entries of
+    earlier rounds and the front before each of the last few rounds are kept in ``cache``
+    and only the rounds from the earliest new row's on are computed again.
+    """
+    from paretoray import indicators
+
+    key = (tuple(ref.tolist()), truth is None)
+    hist = cache.history
+    n_old = hist.get("rows", 0)
+    start_round = None
+    if hist.get("key") == key and 0 < n_old <= len(rounds):
+        r_min = int(rounds[n_old:].min()) if len(rounds) > n_old else None
+        usable = [r for r in hist["snapshots"] if r_min is None or r <= r_min]
+        if r_min is None:
+            return hist["out"]
+        if usable:
+            start_round = max(usable)
+    if start_round is None:
+        start_round, front = None, np.zeros((0, objectives.shape[1]))
+        out: dict[str, list[Any]] = {"round": [], "hypervolume": [], "igd": [],
+                                     "front_size": [], "points": []}
+        snapshots: dict[int, np.ndarray] = {}
+    else:
+        front = hist["snapshots"][start_round]
+        keep = [i for i, r in enumerate(hist["out"]["round"]) if r < start_round]
+        out = {k: [v[i] for i in keep] for k, v in hist["out"].items()}
+        snapshots = {r: f for r, f in hist["snapshots"].items() if r <= start_round}
+    mask = rounds >= start_round if start_round is not None else np.ones(len(rounds), bool)
+    order = np.argsort(rounds[mask], kind="stable")
+    rs, obj = rounds[mask][order], objectives[mask][order]
     starts = np.flatnonzero(np.r_[True, rs[1:] != rs[:-1]]) if len(rs) else np.zeros(0, int)
     ends = np.r_[starts[1:], len(rs)]
-    front = np.zeros((0, objectives.shape[1]))
-    out: dict[str, list[Any]] = {"round": [], "hypervolume": [], "igd": [], "front_size": [],
-                                 "points": []}
+    n_before = int((~mask).sum())
     for a, b in zip(starts.tolist(), ends.tolist(), strict=True):  # one merge per round
+        snapshots[int(rs[a])] = front
         keep_front, keep_new = merge_nondominated(front, obj[a:b])
         front = np.concatenate([front[keep_front], obj[a:b][keep_new]])
         out["round"].append(int(rs[a]))
         out["hypervolume"].append(_num(indicators.hypervolume(front, ref)))
         out["igd"].append(None if truth is None else _num(indicators.igd(front, truth)))
         out["front_size"].append(len(front))
-        out["points"].append(int(b))
+        out["points"].append(n_before + int(b))
+    recent = sorted(snapshots)[-_SNAPSHOTS:]
+    cache.history = {"key": key, "rows": len(rounds), "out": out,
+                     "snapshots": {r: snapshots[r] for r in recent}}
     return out
 
 
@@ -278,7 +338,7 @@ def view_signature(run_dir: str | os.PathLike[str]) -> str:
 def build_view(
     run_dir: str | os.PathLike[str],
     *,
-    cache: SegmentCache | None = None,
+    cache: ViewCache | None = None,
     true_front_points: int = 200,
 ) -> dict[str, Any]:
     """Turn a run directory into a JSON-safe view model (read-only, lock-free).
@@ -286,9 +346,8 @@ def build_view(
     Args:
         run_dir: A local path or a pyarrow filesystem URI of a run directory (possibly being
             written).
-        cache: An optional mapping ``(segment name, sha256) -> table`` kept between calls, so
-            that a poll parses only the segments committed since the last one (committed
-            segments never change).
+        cache: A :class:`ViewCache` kept between calls on the same run directory, so that a
+            poll reads, verifies and merges only the segments committed since the last one.
         true_front_points: About how many points of the true front to include.
 
     Returns:
@@ -315,32 +374,44 @@ def build_view(
     schema = schema_for(meta)
     m, d = meta["n_obj"], meta.get("n_var")
     manifest = read_manifest(loc)
-    cache = {} if cache is None else cache
-    front = schema.empty_table()
-    front_obj = np.zeros((0, m))
-    tables: list[pa.Table] = []
-    seg_accepted: list[int] = []
+    cache = ViewCache() if cache is None else cache
     problems: list[dict[str, str]] = []
-    for entry in manifest.segments:  # one merge per segment, in commit order, as the store
+    verified: list[tuple[str, str]] = []
+    for entry in manifest.segments:
         key = (entry.name, entry.sha256)
-        table = cache.get(key)
-        if table is None:
+        if key not in cache.tables:  # committed segments never change: verify each once
             table, problem = read_segment(loc, entry, schema)
             if table is None:
                 problems.append({"segment": entry.name, "reason": problem or "unreadable"})
                 continue
-            cache[key] = table
-        front, front_obj, accepted = merge_table(front, front_obj, table)
-        tables.append(table)
-        seg_accepted.append(accepted)
+            cache.tables[key] = table
+        verified.append(key)
+    if cache.front_obj is None or verified[: len(cache.merged)] != cache.merged:
+        # first call, or a merged segment no longer verifies: merge from the start
+        cache.reset(m)
+    for key in verified[len(cache.merged):]:  # one merge per segment, in commit order
+        table = cache.tables[key]
+        new_obj = list_to_numpy(table["objectives"], m)
+        keep_front, keep_new = merge_nondominated(cache.front_obj, new_obj)
+        offset = cache.rows
+        cache.front_idx = np.concatenate([cache.front_idx[keep_front],
+                                          offset + np.flatnonzero(keep_new)])
+        cache.front_obj = np.concatenate([cache.front_obj[keep_front], new_obj[keep_new]])
+        cache.accepted.append(int(keep_new.sum()))
+        cache.rows += table.num_rows
+        cache.merged.append(key)
+    tables = [cache.tables[k] for k in cache.merged]
+    seg_accepted = cache.accepted
     points = pa.concat_tables([schema.empty_table(), *tables])
+    front = points.take(pa.array(cache.front_idx, pa.int64())) if tables else points
+    front_obj = cache.front_obj
     all_obj = list_to_numpy(points["objectives"], m)
     all_round = points["round"].to_numpy().astype(np.int64)
     all_shard = points["shard"].to_numpy().astype(np.int64)
 
     truth = true_front_of(meta, true_front_points)
     ref = _ref_point(meta, truth, all_obj)
-    history = _history(all_round, all_obj, ref, truth)
+    history = _history(all_round, all_obj, ref, truth, cache)
 
     state = _read_state(loc)
     resets = state.resets if state else {}

@@ -27,6 +27,7 @@ from aiohttp import web
 
 from paretoray.archive._fs import is_uri
 from paretoray.errors import ConfigError, ParetorayError
+from paretoray.viz.data import ViewCache
 
 __all__ = ["Dashboard", "serve"]
 
@@ -53,7 +54,7 @@ class Dashboard:
                 raise ConfigError(f"RUN_DIR {d!r} is not a directory. Pass the folder of a run "
                                   "(the one holding run.json), e.g. runs/demo-20260101-120000.")
         self.run_dirs = dirs
-        self._caches: list[dict[Any, Any]] = [{} for _ in dirs]
+        self._caches = [ViewCache() for _ in dirs]
         self._entries: list[dict[str, Any] | None] = [None] * len(dirs)
         self._locks = [threading.Lock() for _ in dirs]
         self._plotly_js: bytes | None = None

@@ -141,3 +141,23 @@ def test_true_front_only_for_registry_problems(tmp_path) -> None:
     view = build_view(tmp_path / "r")
     assert view["true_front"] is None and view["history"]["igd"] == [None]
     assert view["front"]["x"] is None and view["ref_point"] == [2.2, 2.2]
+
+
+def test_cached_polls_equal_fresh_views_while_shards_commit_out_of_order(tmp_path) -> None:
+    """A lagging shard commits earlier rounds after later ones; every poll through the cache
+    equals a view built from scratch, whose per-round values pymoo checks above."""
+    from paretoray.viz.data import ViewCache
+
+    order = [(0, 0), (0, 1), (1, 0), (2, 0), (1, 1), (3, 0), (2, 1), (3, 1)] + [
+        (r, s) for r in range(4, 14) for s in (1, 0)]
+    cache = ViewCache()
+    with Store.create(tmp_path / "r", n_obj=2, n_var=_writer.D,
+                      meta={"problem": "zdt1", "ref_point": [1.1, 1.1]}) as store:
+        for rnd, shard in order:
+            x, pref = _writer.round_points(rnd, shard, 14)
+            store.append(_writer.zdt1(x), preference=pref, x=x, round=rnd, shard=shard,
+                         member=np.arange(_writer.P), algorithm="epo", step=rnd)
+            polled = build_view(tmp_path / "r", cache=cache)
+            fresh = build_view(tmp_path / "r")
+            assert polled == fresh, (rnd, shard)
+    assert len(cache.history["snapshots"]) == 8  # only the latest rounds' fronts are kept
