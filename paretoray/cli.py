@@ -185,9 +185,13 @@ def _cmd_show(args: argparse.Namespace) -> int:
             raise ConfigError(f"--png {args.png}: the directory {folder} does not exist; "
                               "create it or choose another path.")
     front = pr.open(args.run_dir)
-    df = front.to_pandas()
-    cols = [c for c in df.columns if c not in ("x",)]
-    print(df[cols].head(args.rows).to_string(index=False))
+    names = front.objective_names
+    cols = ["point_id", "round", "shard", "algorithm", *names, *front.metrics]
+    df = front.to_pandas(flatten=True)[cols].sort_values(names[0], kind="stable")
+    print(f"objectives: {', '.join(names)}; the {min(args.rows, len(df))} of {len(df)} points "
+          f"with the smallest {names[0]}:")
+    if args.rows and len(df):
+        print(df.head(args.rows).to_string(index=False, float_format=lambda v: f"{v:.6g}"))
     _summarize(front, args.run_dir, png=args.png, plot=args.png is not None)
     return 0
 

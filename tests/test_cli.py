@@ -99,7 +99,10 @@ def test_show_writes_nothing_unless_asked(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(cwd)
     before = sorted(p.relative_to(run) for p in run.rglob("*"))
     assert main(["show", str(run)]) == 0
-    assert "3 nondominated points" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "3 nondominated points" in out
+    header = next(line for line in out.splitlines() if line.lstrip().startswith("point_id"))
+    assert header.split() == ["point_id", "round", "shard", "algorithm", "f1", "f2"]
     assert sorted(p.relative_to(run) for p in run.rglob("*")) == before
     assert list(cwd.iterdir()) == []
     assert main(["show", str(run), "--png", "f.png"]) == 0
