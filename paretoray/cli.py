@@ -200,9 +200,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
     from paretoray import algorithms, problems
     from paretoray.preferences import adapters
 
-    for title, names in (("problems", problems.names()), ("algorithms", algorithms.names()),
-                         ("adapters", adapters.names())):
+    for title, names in (("problems", problems.names()), ("adapters", adapters.names())):
         print(f"{title}: {', '.join(names)}")
+    print("algorithms:")
+    width = max(map(len, algorithms.names()), default=0)
+    for name in algorithms.names():
+        cls = algorithms.REGISTRY.factory(name)
+        category, description = getattr(cls, "category", ""), getattr(cls, "description", "")
+        print(f"  {name:<{width}}  {category or '-':<15}  {description}")
     return 0
 
 

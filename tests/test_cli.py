@@ -70,6 +70,21 @@ def test_list_names_problems_algorithms_adapters(capsys):
         assert name in out
 
 
+def test_list_shows_every_algorithm_with_its_category_and_description(capsys):
+    from paretoray import algorithms
+
+    assert main(["list"]) == 0
+    lines = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()
+             if line.startswith("  ")}
+    assert set(lines) == set(algorithms.names())
+    for name in algorithms.names():
+        cls = algorithms.REGISTRY.factory(name)
+        assert cls.category in ("single solution", "finite set"), name
+        assert cls.description and cls.paper, name
+        assert cls.category in lines[name] and cls.description in lines[name]
+    assert "single solution" in lines["mgda"] and "finite set" in lines["pmtl"]
+
+
 # ---------------------------------------------------------------- inputs refused in one line
 def _small_run(tmp_path):
     import numpy as np

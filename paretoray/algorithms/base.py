@@ -38,6 +38,14 @@ class Weighting(ABC):
     per_member: ClassVar[bool] = True
     #: Registry name, set by :func:`register`.
     name: ClassVar[str] = ""
+    #: One line for ``paretoray list``: what the method does.
+    description: ClassVar[str] = ""
+    #: ``"single solution"`` (one Pareto-stationary point per member, whatever its
+    #: preference) or ``"finite set"`` (the population's members aim at different points),
+    #: the survey's classes of gradient-based MOO methods.
+    category: ClassVar[str] = ""
+    #: The paper (or reference) the implementation follows.
+    paper: ClassVar[str] = ""
 
     @abstractmethod
     def weights(

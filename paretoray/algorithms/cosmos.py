@@ -65,6 +65,10 @@ class COSMOS(Weighting):
         ideal: The ideal point ``z`` (``m`` floats); zeros if None.
     """
 
+    description = "Linear scalarization plus a cosine-similarity penalty toward the preference ray"
+    category = "finite set"
+    paper = "Ruchte & Grabocka, Scalable Pareto Front Approximation for Deep MOL, ICDM 2021"
+
     def __init__(self, lam: float = 1.0, *, ideal: Sequence[float] | Tensor | None = None
                  ) -> None:
         if not lam >= 0:

@@ -182,6 +182,10 @@ class EPO(Weighting):
     ``sqrt(eps)`` relatively, not exactly.
     """
 
+    description = "Exact Pareto optimal search: controlled ascent onto the preference ray"
+    category = "finite set"
+    paper = "Mahapatra & Rajan, Multi-Task Learning with User Preferences, ICML 2020"
+
     needs_gram = True
     per_member = True
 

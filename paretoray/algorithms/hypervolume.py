@@ -163,6 +163,10 @@ class HV(Weighting):
         seed: Sobol scrambling seed.
     """
 
+    description = "Hypervolume gradient ascent of the whole population (HIGA-MO)"
+    category = "finite set"
+    paper = "Wang, Deutz, Bäck & Emmerich, Hypervolume Indicator Gradient Ascent, EMO 2017"
+
     per_member = False
 
     def __init__(self, ref_point: Sequence[float] | Tensor | None = None, *,

@@ -34,6 +34,10 @@ class Linear(Weighting):
         tensor([[0.2500, 0.7500]])
     """
 
+    description = "Weighted sum of the objectives with the preference as weights"
+    category = "finite set"
+    paper = "Geoffrion 1968; Miettinen, Nonlinear Multiobjective Optimization, 1999"
+
     def weights(
         self,
         values: Tensor,

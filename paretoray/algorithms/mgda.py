@@ -49,6 +49,10 @@ class MGDA(Weighting):
         tensor([[0.5000, 0.5000]])
     """
 
+    description = "Min-norm common descent direction; preferences ignored"
+    category = "single solution"
+    paper = "Désidéri, C. R. Math. 2012; Sener & Koltun, NeurIPS 2018"
+
     needs_gram = True
 
     def __init__(self, iters: int | None = None) -> None:

@@ -90,6 +90,10 @@ class MTche(Weighting):
         eps: Lower clip of preference entries (zero entries would divide by zero).
     """
 
+    description = "Modified Tchebycheff scalarization (ray-exact with zero preference entries)"
+    category = "finite set"
+    paper = "Ma et al., On Tchebycheff decomposition approaches, IEEE TEVC 2018"
+
     def __init__(self, ideal: Sequence[float] | Tensor | None = None, *, mu: float = 0.0,
                  eps: float = 1e-6) -> None:
         if mu < 0:

@@ -59,6 +59,10 @@ class PBI(Weighting):
         ideal: The ideal point ``z`` (``m`` floats); zeros if None.
     """
 
+    description = "Penalty-based boundary intersection: distance along plus penalty off the ray"
+    category = "finite set"
+    paper = "Zhang & Li, MOEA/D, IEEE TEVC 2007"
+
     def __init__(self, theta: float = 5.0, *, ideal: Sequence[float] | Tensor | None = None
                  ) -> None:
         if not theta >= 0:

@@ -106,6 +106,10 @@ class PMGDA(Weighting):
     point (tests/algorithms/test_pmgda.py); ``lr=0.1`` chatters at ``h`` about 0.03.
     """
 
+    description = "Preference-based MGDA: predict-and-correct onto the preference constraint"
+    category = "finite set"
+    paper = "Zhang, Lin & Zhang, PMGDA, arXiv 2402.09492 (2024)"
+
     needs_gram = True
     per_member = True
 

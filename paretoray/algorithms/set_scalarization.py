@@ -115,6 +115,10 @@ class TCHSet(_SetScalarization):
         ideal: The ideal point ``z`` (``m`` floats); zeros if None.
     """
 
+    description = "Few-for-many Tchebycheff set scalarization: K members cover many preferences"
+    category = "finite set"
+    paper = "Lin et al., Few for Many: Tchebycheff Set Scalarization, ICLR 2025"
+
     @torch.no_grad()
     def weights(self, values: Tensor, prefs: Tensor, /, gram: Tensor | None = None,
                 context: Tensor | None = None) -> Tensor:
@@ -145,6 +149,10 @@ class STCHSet(_SetScalarization):
         use_prefs: Take ``lam = m * prefs.mean(0)`` instead of ones.
         ideal: The ideal point ``z`` (``m`` floats); zeros if None.
     """
+
+    description = "Smooth Tchebycheff set scalarization (few for many, smoothed)"
+    category = "finite set"
+    paper = "Lin et al., Few for Many: Tchebycheff Set Scalarization, ICLR 2025"
 
     def __init__(self, mu: float = 0.1, *, use_prefs: bool = False,
                  ideal: Sequence[float] | Tensor | None = None) -> None:

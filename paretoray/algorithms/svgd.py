@@ -85,6 +85,10 @@ class SVGD(Weighting):
         repulsion: Scale of the repulsive term (1 in [Liu2021]_).
     """
 
+    description = "Multi-objective Stein variational gradient descent: MGDA plus kernel repulsion"
+    category = "finite set"
+    paper = "Liu, Tong & Liu, Profiling Pareto Front With MOO-SVGD, NeurIPS 2021"
+
     needs_gram = True
     per_member = False
 

@@ -128,6 +128,10 @@ class Tchebycheff(_TchebycheffBase):
         tensor([[0.0000, 0.7000]])
     """
 
+    description = "Weighted Tchebycheff scalarization toward the preference ray"
+    category = "finite set"
+    paper = "Bowman 1976; Steuer & Choo, Math. Programming 1983"
+
     def __init__(self, ideal: str | Sequence[float] | Tensor | None = None) -> None:
         self._set_ideal(ideal)
 
@@ -178,6 +182,10 @@ class SmoothTchebycheff(_TchebycheffBase):
         >>> SmoothTchebycheff(mu=0.1)(torch.zeros(1, 2), torch.tensor([[0.5, 0.5]]))
         tensor([[0.2500, 0.2500]])
     """
+
+    description = "Smooth (log-sum-exp) Tchebycheff scalarization"
+    category = "finite set"
+    paper = "Lin et al., Smooth Tchebycheff Scalarization, ICML 2024"
 
     def __init__(
         self, mu: float = 0.1, ideal: str | Sequence[float] | Tensor | None = None

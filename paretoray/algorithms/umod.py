@@ -37,3 +37,7 @@ class UMOD(MTche):
     ``mu`` for the smooth variant, ``eps``); per member. Preferences move between rounds
     with :func:`paretoray.preferences.uniform.uniform_design`, not inside this weighting.
     """
+
+    description = "Uniform-design preferences on modified Tchebycheff (Gliding over the front)"
+    category = "finite set"
+    paper = "Zhang et al., Gliding over the Pareto Front with Uniform Designs, NeurIPS 2024"
