@@ -30,6 +30,16 @@ from paretoray.errors import ConfigError
 __all__ = ["AlignedMTL"]
 
 _MODES = ("min", "median", "rmse")
+#: cuSOLVER's batched ``syevBatched`` fails on very large batches (seen at 100 000 on an
+#: H200): CUDA batches are decomposed in chunks of this many matrices.
+CUDA_EIGH_CHUNK = 16384
+
+
+def _eigh(G: Tensor) -> tuple[Tensor, Tensor]:
+    if not G.is_cuda or G.shape[0] <= CUDA_EIGH_CHUNK:
+        return torch.linalg.eigh(G)
+    parts = [torch.linalg.eigh(c) for c in G.split(CUDA_EIGH_CHUNK)]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
 @register("aligned_mtl")
@@ -57,7 +67,7 @@ class AlignedMTL(Weighting):
         """Aligned-MTL weights (`p x m`), without autograd history."""
         G = check_gram("AlignedMTL", values, gram).detach().to(torch.float64)
         m = G.shape[-1]
-        lam, V = torch.linalg.eigh(G)  # ascending
+        lam, V = _eigh(G)  # ascending
         tol = lam.amax(-1, keepdim=True) * m * torch.finfo(G.dtype).eps
         keep = lam > tol  # p x m
         rank = keep.sum(-1)
