@@ -114,7 +114,8 @@ def run_local(plan: RunPlan, cfg: Any, *, progress: bool) -> Outcome:
         session = session_plan(plan, start, cfg)
 
         def report(metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
-            _progress_row(table, metrics, steps_per_s=float(metrics["steps_per_s"]))
+            _progress_row(table, metrics, steps_per_s=float(metrics["steps_per_s"]),
+                          span=(session.first_round, session.last_round))
 
         with torch_threads(1):
             run_shard(session, 0, core, report)
@@ -124,10 +125,15 @@ def run_local(plan: RunPlan, cfg: Any, *, progress: bool) -> Outcome:
         core.close()
 
 
-def _progress_row(table: Progress, metrics: dict[str, Any], *, steps_per_s: float) -> None:
+def _progress_row(table: Progress, metrics: dict[str, Any], *, steps_per_s: float,
+                  span: tuple[int, int] | None = None) -> None:
+    """One row per completed global round; ``span`` = (first, last) round draws the bar."""
     if metrics.get("progress_round") is None:
         return
     hv = metrics.get("progress_hypervolume")
+    if span is not None:
+        first, last = span
+        table.advance(int(metrics["progress_round"]) - first, last - first)
     table.row(round=int(metrics["progress_round"]), steps=int(metrics["steps"]),
               n_nds=int(metrics["progress_front_size"]),
               hv=float("nan") if hv is None else float(hv),
@@ -269,7 +275,8 @@ def run_on_ray(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool
                 name=f"session-{n_sessions + 1}", storage_path=tune_dir,
                 failure_config=tune.FailureConfig(max_failures=settings.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2), verbose=0,
-                callbacks=[_progress_callback(progress)],
+                callbacks=[_progress_callback(progress, (session.first_round,
+                                                         session.last_round))],
             ),
         )
         results = tuner.fit()
@@ -340,7 +347,7 @@ def _unwrap(call: Any) -> Any:
         raise
 
 
-def _progress_callback(enabled: bool):
+def _progress_callback(enabled: bool, span: tuple[int, int]):
     """A Tune callback printing one progress row per completed global round, from the
     trials' results alone (no remote calls on Tune's event loop)."""
     from ray import tune
@@ -352,6 +359,6 @@ def _progress_callback(enabled: bool):
 
         def on_trial_result(self, iteration, trials, trial, result, **info):
             self.speed[trial.trial_id] = float(result.get("steps_per_s", 0.0))
-            _progress_row(self.table, result, steps_per_s=sum(self.speed.values()))
+            _progress_row(self.table, result, steps_per_s=sum(self.speed.values()), span=span)
 
     return _ProgressCallback()

@@ -20,10 +20,6 @@ from paretoray.distributed.state import read_records
 from . import _faulty
 from ._rows import read_rows, round_keys
 
-pytestmark = pytest.mark.ray
-
-
-
 
 def test_worker_killed_mid_run_restarts_from_checkpoint(ray_session, tmp_path):
     run_dir = str(tmp_path / "killed-worker")

@@ -18,8 +18,6 @@ from paretoray.errors import ConfigError, LockError, ParetorayError, ShapeError
 from . import _faulty
 from ._rows import round_keys
 
-pytestmark = pytest.mark.ray
-
 SMALL = {"population": 4, "steps": 20, "steps_per_round": 10, "adapter": "fixed",
          "progress": False}
 
@@ -81,6 +79,7 @@ def test_an_unreachable_address_fails_in_seconds_with_one_line(tmp_path):
     assert not run_dir.exists()
 
 
+@pytest.mark.ray  # starts embedded Ray in the driver it interrupts
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_interrupting_a_ray_search_exits_non_zero_and_says_how_to_resume(tmp_path, sig):
     run_dir = tmp_path / "stopped"

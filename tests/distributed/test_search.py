@@ -16,8 +16,6 @@ from paretoray.errors import ArchiveError
 from ._rows import read_rows, round_keys
 from ._truth import hv_along_rays
 
-pytestmark = pytest.mark.ray
-
 
 def _initial_prefs(run_dir: str) -> np.ndarray:
     with open(os.path.join(run_dir, "run.json")) as fh:
