@@ -24,6 +24,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from aiohttp import web
+from yarl import URL
 
 from paretoray.archive._fs import is_uri
 from paretoray.errors import ConfigError, ParetorayError
@@ -105,8 +106,26 @@ class Dashboard:
                            title=f"paretoray dashboard: {names}")
 
     # ------------------------------------------------------------------ http
-    def app(self) -> web.Application:
-        """The aiohttp application (GET routes only)."""
+    def app(self, host: str = "127.0.0.1") -> web.Application:
+        """The aiohttp application (GET routes only).
+
+        Args:
+            host: The interface served. On a loopback interface, requests whose ``Host``
+                header names another machine are refused (403): a web page elsewhere cannot
+                read the runs through DNS rebinding.
+        """
+        loopback = {"127.0.0.1", "localhost", "::1"}
+        allowed = None if host not in loopback else loopback
+
+        @web.middleware
+        async def check_host(request: web.Request, handler: Any) -> web.StreamResponse:
+            try:
+                name = URL(f"http://{request.host}").host
+            except ValueError:
+                name = None
+            if allowed is not None and name not in allowed:
+                raise web.HTTPForbidden(text=f"Host {request.host!r} is not served here.")
+            return await handler(request)
 
         async def index(_: web.Request) -> web.Response:
             return web.Response(text=self.page(), content_type="text/html",
@@ -132,7 +151,7 @@ class Dashboard:
             return web.Response(text=body, content_type="application/json",
                                 headers=_JSON_HEADERS)
 
-        app = web.Application()
+        app = web.Application(middlewares=[check_host])
         app.router.add_get("/", index)
         app.router.add_get("/plotly.min.js", plotly)
         app.router.add_get("/api/version", version)
@@ -142,7 +161,7 @@ class Dashboard:
 
 async def _serve(dash: Dashboard, host: str, port: int,
                  on_ready: Callable[[str], None]) -> None:
-    runner = web.AppRunner(dash.app(), access_log=None)
+    runner = web.AppRunner(dash.app(host), access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()

@@ -1,6 +1,10 @@
 """A deterministic writer of a ZDT1 run, round by round, with :class:`paretoray.archive.Store`.
 
-Usage: python _writer.py RUN_DIR ROUNDS PAUSE_S [--ready-file PATH]
+Usage: python _writer.py RUN_DIR ROUNDS PAUSE_S [--ready-file PATH] [--go-file PATH]
+
+``--ready-file`` is created once the run directory exists; with ``--go-file`` the writer
+commits round 0, then waits (up to 120 s) for that file before the other rounds, so a test
+can first see the page show round 0.
 
 Each round, two shards each append ``P`` points: half of them on the true ZDT1 front
 (``x2..xd = 0``) at new ``f1`` positions, so the front grows by at least ``P/2`` per shard and
@@ -44,7 +48,8 @@ def round_points(rnd: int, shard: int, rounds: int) -> tuple[np.ndarray, np.ndar
     return x, pref / pref.sum(axis=1, keepdims=True)
 
 
-def write(run_dir: str, rounds: int, pause_s: float, ready_file: str | None = None) -> None:
+def write(run_dir: str, rounds: int, pause_s: float, ready_file: str | None = None,
+          go_file: str | None = None) -> None:
     """Create ``run_dir`` and write ``rounds`` rounds of both shards, pausing between rounds."""
     meta = {"problem": "zdt1", "algorithm": "epo", "ref_point": [1.1, 1.1],
             "config": {"problem": "zdt1", "problem_options": {"n_var": D}},
@@ -65,14 +70,19 @@ def write(run_dir: str, rounds: int, pause_s: float, ready_file: str | None = No
                 store.append(zdt1(x), preference=pref, x=x, round=rnd, shard=shard,
                              member=np.arange(P) + shard * P, algorithm="epo",
                              step=(rnd + 1) * 50)
+            if rnd == 0 and go_file:
+                deadline = time.monotonic() + 120
+                while not Path(go_file).exists() and time.monotonic() < deadline:
+                    time.sleep(0.05)
             time.sleep(pause_s)
 
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    ready = None
-    if "--ready-file" in args:
-        i = args.index("--ready-file")
-        ready = args[i + 1]
-        del args[i : i + 2]
-    write(args[0], int(args[1]), float(args[2]), ready)
+    files: dict[str, str | None] = {"--ready-file": None, "--go-file": None}
+    for flag in files:
+        if flag in args:
+            i = args.index(flag)
+            files[flag] = args[i + 1]
+            del args[i : i + 2]
+    write(args[0], int(args[1]), float(args[2]), files["--ready-file"], files["--go-file"])

@@ -70,11 +70,15 @@ def screenshot(driver, name: str) -> Path:
     return path
 
 
-def start_writer(run_dir: Path, rounds: int, pause_s: float) -> subprocess.Popen:
-    """Start the writer subprocess and wait until it has created the run directory."""
+def start_writer(run_dir: Path, rounds: int, pause_s: float,
+                 go_file: Path | None = None) -> subprocess.Popen:
+    """Start the writer subprocess and wait until it has created the run directory; with
+    ``go_file`` it commits round 0 and waits for that file before the next rounds."""
     ready = run_dir.with_name(run_dir.name + ".ready")
+    extra = ["--go-file", str(go_file)] if go_file is not None else []
     proc = subprocess.Popen([sys.executable, str(WRITER), str(run_dir), str(rounds),
-                             str(pause_s), "--ready-file", str(ready)], env=ENV, cwd=ROOT)
+                             str(pause_s), "--ready-file", str(ready), *extra],
+                            env=ENV, cwd=ROOT)
     deadline = time.monotonic() + 60
     while not ready.exists():
         assert proc.poll() is None, f"writer exited with {proc.returncode} before starting"

@@ -52,12 +52,18 @@ def reference_run(tmp_path_factory) -> Path:
 
 def test_dashboard_follows_a_run_being_written(tmp_path, server_factory, reference_run) -> None:
     run_dir = tmp_path / "live"
-    writer = start_writer(run_dir, ROUNDS, pause_s=1.5)
+    go = tmp_path / "go"
+    writer = start_writer(run_dir, ROUNDS, pause_s=1.5, go_file=go)
     server = server_factory(run_dir, reference_run)
     driver = chrome()
     try:
         driver.get(server.url)
-        seen: list[int] = []
+        deadline = time.monotonic() + 60
+        while _count(driver, "#run-0 .n-front") <= 0 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        seen = [_count(driver, "#run-0 .n-front")]
+        assert seen[0] > 0, "the page never showed the run's first round"
+        go.touch()  # now the writer commits the other rounds while the page polls
         deadline = time.monotonic() + 120
         while writer.poll() is None and time.monotonic() < deadline:
             n = _count(driver, "#run-0 .n-front")
@@ -117,9 +123,12 @@ def test_dashboard_follows_a_run_being_written(tmp_path, server_factory, referen
                                   archive.open(reference_run).objectives)
 
 
-def _get(port: int, path: str, method: str = "GET") -> tuple[int, bytes]:
+def _get(port: int, path: str, method: str = "GET", host: str | None = None
+         ) -> tuple[int, bytes]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.putrequest(method, path, skip_host=False, skip_accept_encoding=True)
+    conn.putrequest(method, path, skip_host=host is not None, skip_accept_encoding=True)
+    if host is not None:
+        conn.putheader("Host", host)
     conn.endheaders()
     resp = conn.getresponse()
     body = resp.read()
@@ -144,3 +153,6 @@ def test_dashboard_refuses_paths_outside_its_runs(server_factory, reference_run)
         assert status in (403, 404), (path, status)
         assert secret not in body and b"paretoray.run" not in body, path
     assert _get(server.port, "/api/version", method="POST")[0] == 405
+    # DNS rebinding: a page served as evil.example that resolves to 127.0.0.1 is refused
+    assert _get(server.port, "/api/run/0", host=f"evil.example:{server.port}")[0] == 403
+    assert _get(server.port, "/api/run/0", host=f"localhost:{server.port}")[0] == 200
