@@ -126,13 +126,17 @@ class CoordinatorCore:
         self.state = state
         self._receipts: dict[tuple[int, int], Receipt] = {}
         self._restart: dict[int, np.ndarray] = {}
-        self._restart_params: dict[int, dict[str, np.ndarray] | None] = {}
         self._started: set[int] = set()
+        self._restart_params: dict[int, dict[str, np.ndarray] | None] = {}
         self._sent: dict[int, np.ndarray] = {}
         self._stopped: set[int] = set()
         self._first_round = max(state.rounds, default=0)
         self._last_round = self._first_round
-        self._global_round = self._first_round
+        if state.open_session is not None and len(state.shards) == self.n_shards:
+            # restarted by Ray mid-session: go on with the same session
+            self._first_round, self._last_round = (int(r) for r in state.open_session)
+            self._started = set(range(self.n_shards))
+        self._global_round = min(state.rounds, default=self._first_round)
         self._offers = 0
         self._session_decisions: dict[str, int] = {}
 
@@ -147,7 +151,9 @@ class CoordinatorCore:
         self.state.rounds = [first] * self.n_shards
         self._first_round = self._global_round = first
         self._last_round = first + int(rounds)
+        self._started = set()
         self.state.sessions += 1
+        self.state.open_session = [first, self._last_round]
         lineage = list(self.store.meta.get("lineage", []))
         lineage.append({"session": len(lineage) + 1, "first_round": first,
                         "rounds": int(rounds), "config": self.plan.config,
@@ -241,6 +247,7 @@ class CoordinatorCore:
         if self.store.closed:
             return
         try:
+            self.state.open_session = None
             self.log.compact(self.state, session=self.state.sessions or None)
         finally:
             self.store.close()

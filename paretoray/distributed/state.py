@@ -56,6 +56,9 @@ class CoordinatorState:
         rounds: The next absolute round of each shard.
         decisions: Count of each idle-rule action over the run.
         sessions: Sessions begun so far.
+        open_session: ``[first_round, last_round)`` of the session in progress, or None
+            when the last one was closed (a coordinator restarted by Ray mid-session
+            reads it to go on with the same session).
     """
 
     prefs: np.ndarray
@@ -63,10 +66,12 @@ class CoordinatorState:
     rounds: list[int]
     decisions: dict[str, int] = field(default_factory=dict)
     sessions: int = 0
+    open_session: list[int] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {"version": STATE_VERSION, "prefs": self.prefs.tolist(), "shards": self.shards,
-                "rounds": self.rounds, "decisions": self.decisions, "sessions": self.sessions}
+                "rounds": self.rounds, "decisions": self.decisions, "sessions": self.sessions,
+                "open_session": self.open_session}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CoordinatorState:
@@ -80,7 +85,8 @@ class CoordinatorState:
         return cls(prefs=np.asarray(data["prefs"], dtype=float),
                    shards=[list(map(int, s)) for s in data["shards"]],
                    rounds=[int(r) for r in rounds], decisions=dict(decisions),
-                   sessions=int(data.get("sessions", 0)))
+                   sessions=int(data.get("sessions", 0)),
+                   open_session=data.get("open_session"))
 
     def apply(self, record: dict[str, Any]) -> None:
         """Replay one log record."""

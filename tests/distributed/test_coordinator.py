@@ -169,3 +169,20 @@ def test_connect_reuses_a_running_session(ray_session):
 
     assert connect(None) is False  # already initialized: reused, and not ours to stop
     assert ray_session.is_initialized()
+
+
+def test_a_coordinator_restarted_mid_session_goes_on_with_that_session(tmp_path):
+    run = tmp_path / "run"
+    core = CoordinatorCore(_plan(run))
+    assert core.begin_session(3).first_round == 0
+    _offer(core, 0, 0, [[0.2, 0.8]])
+    _offer(core, 1, 0, [[0.8, 0.2]])
+    core.log.close()
+    core.store._lock.release()  # the actor's process died; Ray starts a new one
+    restarted = CoordinatorCore(_plan(run))  # no begin_session: Ray re-runs __init__ only
+    plan = restarted.next_round(0, 1)
+    assert not plan.stop and plan.start_x is None  # members keep their own positions
+    assert not _offer(restarted, 0, 1, [[0.1, 0.7]]).duplicate
+    assert restarted.next_round(0, 3).stop  # the session's rounds are 0, 1, 2
+    restarted.close()
+    assert round_keys(run) == {(0, 0): 1, (1, 0): 1, (0, 1): 1}
