@@ -88,3 +88,19 @@ def test_report_opens_offline_from_disk(runs, tmp_path) -> None:
         assert left == [], f"the report requested {left}"
     finally:
         driver.quit()
+
+
+def test_report_and_dashboard_refuse_bad_input_with_one_line(tmp_path, capsys) -> None:
+    from paretoray.cli import main
+
+    assert main(["report", str(tmp_path), "-o", str(tmp_path / "r.html")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "run.json is missing" in err
+    assert not (tmp_path / "r.html").exists()
+    assert main(["report", str(tmp_path), "-o", str(tmp_path / "no" / "r.html")]) == 2
+    assert "does not exist" in capsys.readouterr().err
+    assert main(["dashboard", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0 and "is not a directory" in err
+    assert main(["dashboard", str(tmp_path), "--port", "70000"]) == 2
+    assert "is not a TCP port" in capsys.readouterr().err
