@@ -166,3 +166,14 @@ def test_vector_points_have_no_model(tmp_path) -> None:
     assert front.metrics == {}
     with pytest.raises(ArchiveError, match="no checkpoint"):
         front.load_model(0)
+
+
+def test_an_all_rejected_round_writes_no_checkpoint(tmp_path, trained) -> None:
+    prob, eng, F, metrics = trained
+    run = tmp_path / "run"
+    with Store.create(run, n_obj=2, meta=network_meta(prob)) as store:
+        res = _append(store, eng, np.full_like(F, np.nan), metrics, 0)
+        assert res.rows == 0 and res.rejected == len(F)
+        assert not (run / CHECKPOINT_DIR).exists() or not _files(run)
+        again = _append(store, eng, np.full_like(F, np.nan), metrics, 0)  # replay: a no-op
+        assert again.duplicate

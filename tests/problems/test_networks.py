@@ -234,3 +234,20 @@ def test_fairness_conflict_is_real() -> None:
     rate1, rate0 = float(y[s == 1].mean()), float(y[s == 0].mean())
     assert rate1 - rate0 > 0.4  # base rates differ by group
     assert F.binary_cross_entropy(torch.full_like(y, 0.5), y) > 0.69
+
+
+@pytest.mark.parametrize("name", sorted(BUILTIN_NETWORKS))
+def test_problems_pickle_without_device_copies(name: str) -> None:
+    # Ray ships problems to workers with pickle: the copy computes the same losses and
+    # carries no cached (possibly GPU) data copies
+    import pickle
+
+    prob = _small(name)
+    prob.data_on("train", "cpu", torch.float64)
+    blob = pickle.dumps(prob)
+    copy = pickle.loads(blob)
+    assert copy._data_cache == {}
+    params, buffers = prob.init_params(3, seed=1)
+    batch = {k: v[:16] for k, v in prob.data.split("train").items()}
+    torch.testing.assert_close(copy.losses(params, buffers, batch),
+                               prob.losses(params, buffers, batch), rtol=0, atol=0)

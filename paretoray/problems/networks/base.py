@@ -404,6 +404,18 @@ class NetworkProblem:
             raise ShapeError(f"Expected batched losses of shape `2 x {self.n_obj}`; got "
                              f"{tuple(F.shape)}.")
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Ray ships problems to workers: drop the vmapped closure (rebuilt on arrival) and
+        # the per-device data copies (they may be GPU tensors).
+        state = self.__dict__.copy()
+        state.pop("_train_fn", None)
+        state["_data_cache"] = {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._train_fn = vmap(self._member_losses, in_dims=(0, 0, None), randomness="different")
+
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(n_obj={self.n_obj}, n_params={self.n_params}, "
                 f"metrics={self.metric_names})")

@@ -44,12 +44,14 @@ def _mse_all(out: Tensor, batch: dict[str, Tensor]) -> Tensor:
     return ((out - batch["y"]) ** 2).mean(dim=0)  # 3 MSEs: one function returning m losses
 
 
-def _mse(k: int):
-    def metric(out: Tensor, batch: dict[str, Tensor]) -> Tensor:
-        return ((out[:, 0] - batch["y"][:, k]) ** 2).mean()
+class _MSE:
+    """The MSE of the prediction against target ``k`` (a picklable metric)."""
 
-    metric.__name__ = f"mse_{k + 1}"
-    return metric
+    def __init__(self, k: int) -> None:
+        self.k = k
+
+    def __call__(self, out: Tensor, batch: dict[str, Tensor]) -> Tensor:
+        return ((out[:, 0] - batch["y"][:, self.k]) ** 2).mean()
 
 
 class _Factory:
@@ -84,7 +86,7 @@ class MultiRegression(NetworkProblem):
             make_multi_regression(n, n_features, noise=noise, seed=seed),
             _mse_all,
             n_obj=3,
-            metrics={f"mse_{k + 1}": _mse(k) for k in range(3)},
+            metrics={f"mse_{k + 1}": _MSE(k) for k in range(3)},
             batch_size=batch_size,
             objective_names=["mse_1", "mse_2", "mse_3"],
             ref_point=(4.0, 4.0, 4.0),
