@@ -302,7 +302,7 @@ def _history(rounds: np.ndarray, objectives: np.ndarray, ref: np.ndarray,
     order = np.argsort(rounds[mask], kind="stable")
     rs, obj = rounds[mask][order], objectives[mask][order]
     starts = np.flatnonzero(np.r_[True, rs[1:] != rs[:-1]]) if len(rs) else np.zeros(0, int)
-    ends = np.r_[starts[1:], len(rs)]
+    ends = np.r_[starts[1:], len(rs)] if len(rs) else np.zeros(0, int)
     n_before = int((~mask).sum())
     for a, b in zip(starts.tolist(), ends.tolist(), strict=True):  # one merge per round
         snapshots[int(rs[a])] = front

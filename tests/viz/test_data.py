@@ -161,3 +161,15 @@ def test_cached_polls_equal_fresh_views_while_shards_commit_out_of_order(tmp_pat
             fresh = build_view(tmp_path / "r")
             assert polled == fresh, (rnd, shard)
     assert len(cache.history["snapshots"]) == 8  # only the latest rounds' fronts are kept
+
+
+def test_a_run_without_points_yet_has_an_empty_view(tmp_path) -> None:
+    from paretoray.viz.figures import figures_json
+
+    Store.create(tmp_path / "r", n_obj=4, meta={
+        "problem": "dtlz2", "config": {"problem_options": {"n_obj": 4}}}).close()
+    view = build_view(tmp_path / "r")
+    json.dumps({"view": view, "figures": figures_json(view)}, allow_nan=False)
+    assert view["n_points"] == 0 and view["front"]["point_id"] == []
+    assert view["history"]["round"] == [] and view["shards"] == []
+    assert np.asarray(view["true_front"]).shape[1] == 4
