@@ -251,3 +251,23 @@ def test_problems_pickle_without_device_copies(name: str) -> None:
     batch = {k: v[:16] for k, v in prob.data.split("train").items()}
     torch.testing.assert_close(copy.losses(params, buffers, batch),
                                prob.losses(params, buffers, batch), rtol=0, atol=0)
+
+
+def test_fairness_population_trades_accuracy_for_parity() -> None:
+    # EPO members aimed from "mostly CE" to "mostly DP gap" (pref = the ray the losses align
+    # with, so a larger pref[0] means a larger share of CE, i.e. a smaller DP gap): on the
+    # held-out split the hard DP gap falls and the accuracy falls with it (Spearman <= -0.8
+    # for both against pref[0]), and the two ends differ by a wide margin.
+    from scipy.stats import spearmanr
+
+    from paretoray.engine import Engine
+
+    w = torch.linspace(0.05, 0.95, 8, dtype=torch.float64)
+    eng = Engine(problems.get("fairness"), "epo", torch.stack([w, 1 - w], 1), lr=1e-2,
+                 seed=0, device="cpu")
+    eng.run(200)
+    met = eng.heldout_metrics()
+    assert spearmanr(w.numpy(), met["dp_gap"].numpy()).statistic <= -0.8, met
+    assert spearmanr(w.numpy(), met["accuracy"].numpy()).statistic <= -0.8, met
+    assert float(met["dp_gap"][0] - met["dp_gap"][-1]) > 0.2
+    assert float(met["accuracy"][0] - met["accuracy"][-1]) > 0.05
