@@ -1,44 +1,52 @@
-"""The one-member-at-a-time reference for ``benchmarks/peers.py`` (LibMOON's *design*).
+"""The one-member-at-a-time reference for ``benchmarks/peers.py`` (LibMOON's *cost*).
 
 Written from the method descriptions in ``/work/shared/ALGORITHMS.md`` (sections 0-6, 9),
-not from LibMOON's code. Every iteration, for each member ``k`` on its own:
+not from LibMOON's code, but shaped like LibMOON's gradient solvers' iteration
+(``GradBaseSolver.solve``) so that it costs what LibMOON costs, no more:
 
-1. a forward pass of the ``1 x d`` member (its own autograd graph);
-2. ``m`` separate backward calls for its Jacobian ``J_k`` (``m x d``), ``G_k = J_k J_k^T``;
-3. its weights ``alpha_k`` from a general-purpose solver, one call per member:
+1. one batched forward pass of the members (LibMOON: ``problem.evaluate(xs_var)``);
+2. the Jacobian loop: one ``torch.autograd.grad`` per member and objective on that graph
+   (LibMOON's ``get_moo_Jacobian_batch``: ``y[k][i].backward(retain_graph=True)``); it runs
+   for every method, the scalarizations included, as in LibMOON;
+3. the weights ``alpha`` (`n x m`):
 
-   * EPO: the balance/descent LP of Mahapatra & Rajan with ``r = 1/pref``, solved by
-     ``scipy.optimize.linprog(method="highs")`` (falls back to ``pref`` if HiGHS fails);
-   * MGDA: ``min_{a in simplex} a^T G a`` by ``scipy.optimize.minimize(method="SLSQP")``;
-   * PMTL: the min-norm QP over ``{grad f_i} U {J^T w_j}`` (extended Gram matrix), or over the
-     violated constraints only in the feasibility phase, also by SLSQP;
-   * linear / Tchebycheff / modified Tchebycheff / smooth Tchebycheff: closed forms in numpy;
+   * linear / Tchebycheff / modified Tchebycheff / smooth Tchebycheff: closed forms on the
+     whole batch in torch (LibMOON's ``agg_func(fs, prefs)``), nothing more;
+   * EPO: the balance/descent LP of Mahapatra & Rajan with ``r = 1/pref``, one
+     ``scipy.optimize.linprog(method="highs")`` call per member (falls back to ``pref``);
+   * MGDA: ``min_{a in simplex} a^T G a``, one ``scipy.optimize.minimize(method="SLSQP")``
+     call per member;
+   * PMTL: paretoray's published-PMTL iteration (unit objective gradients; the min-norm
+     point of the unit objective and active neighbour-constraint gradients, or of the
+     violated ones only in the feasibility phase), one SLSQP call per member;
    * hv: the hypervolume gradient recomputed every iteration with moocore -- nondominated
      layers by ``moocore.pareto_rank``, then for each member and each axis ``i`` the
      ``(m-1)``-D exclusive contribution of its projection w.r.t. the layer points with a
      smaller ``i``-th value (Emmerich & Deutz), two moocore hypervolume calls per
      (member, axis) when ``m >= 3``; unit-normalized per member;
 
-4. the direction ``J_k^T alpha_k``, a step of the member's own ``torch.optim`` optimizer
-   (plain SGD or Adam; both are element-wise, so one per member equals one for all), then
-   the box projection ``problem.project`` -- the same clamp paretoray applies. A member
-   whose unprojected iterate left the box is counted (LibMOON's projection is a no-op, so
-   there it would have stayed outside), and members with non-finite values at the end
-   are counted as NaN.
+4. one batched step: ``sum(alpha * F)`` backward (LibMOON), or ``J^T alpha`` from the
+   Jacobian for the Gram-based methods (EPO, MGDA, PMTL, whose Jacobian first loses the
+   components that push a member out of an active bound, as paretoray's engine does),
+   one Adam/SGD step on the members' tensor, then the box projection
+   ``problem.project`` -- the same clamp paretoray applies. A member whose unprojected
+   iterate left the box is counted, and members with non-finite values at the end are
+   counted as NaN. LibMOON's per-iteration pymoo hypervolume is left out.
 
 Preference conventions and constants are those of paretoray's implementations so that
 both sides solve the same iteration: EPO ``r = 1/max(pref, 1e-4)``, ``eps = 1e-4``, restricted
 descent; Tchebycheff ``l = (1/pref)/sum(1/pref)``; mTche ``i* = argmax F_i / pref_i``; smooth
-Tchebycheff ``mu = 0.1``; PMTL ``u = pref/||pref||``, ``active_eps = 1e-3`` and the
-``2(m-1)`` largest sector constraints per member (paretoray's slot rule; the paper uses
-every violated one, which with ``K = 1000`` sectors would be a QP in up to 999 variables);
+Tchebycheff ``mu = 0.1``; PMTL ``u = pref/||pref||``, the ``2(m-1)`` neighbouring directions
+(angular neighbours for ``m = 2``; found once), ``active_eps = 0.3`` of the sector;
 hv: reference point ``max F + 0.5 (max F - min F)`` over the population, as paretoray's
 dynamic reference.
 
 Population-coupled methods (hv; PMTL only through the set of preference directions)
 read every member's current values; :class:`OneAtATime` can step a subset of the members
-(``active``) while the others stay where they are, which is how ``peers.py`` times the
-reference on a few members and scales to ``K``.
+(``active``, the same subset at every call) while the others stay where they are, which
+is how ``peers.py`` times the reference on a few members and scales to ``K``. Its batched
+graph then holds only that subset, so each ``autograd.grad`` call is cheaper than
+LibMOON's on all ``K`` members: the scaled reference time is a lower bound of LibMOON's.
 """
 
 from __future__ import annotations
@@ -58,7 +66,7 @@ EPO_PREF_MIN = 1e-4
 EPO_LOG_CLIP = 1e-3
 TCH_FLOOR = 1e-6
 STCH_MU = 0.1
-PMTL_ACTIVE_EPS = 1e-3
+PMTL_ACTIVE_EPS = 0.3
 HV_MARGIN = 0.5
 
 
@@ -125,52 +133,65 @@ def min_norm_slsqp(Q: np.ndarray) -> np.ndarray:
     return a / a.sum() if a.sum() > 0 else np.full(n, 1.0 / n)
 
 
-def pmtl_weights(F: np.ndarray, G: np.ndarray, k: int, units: np.ndarray) -> np.ndarray:
+def pmtl_neighbours(units: np.ndarray) -> list[np.ndarray]:
+    """Each direction's neighbours (numpy, once): angular for m = 2, else 2(m-1) nearest."""
+    K, m = units.shape
+    cos = units @ units.T
+    same = cos >= 1 - 1e-12
+    out = []
+    if m == 2:
+        ang = np.arctan2(units[:, 1], units[:, 0])
+        for k in range(K):
+            below = np.flatnonzero(~same[k] & (ang < ang[k]))
+            above = np.flatnonzero(~same[k] & (ang > ang[k]))
+            nb = ([below[np.argmax(ang[below])]] if below.size else []) + \
+                 ([above[np.argmin(ang[above])]] if above.size else [])
+            out.append(np.asarray(nb, dtype=int))
+        return out
+    for k in range(K):
+        c = np.where(same[k], -np.inf, cos[k])
+        top = np.argsort(-c, kind="stable")[: 2 * (m - 1)]
+        out.append(top[np.isfinite(c[top])])
+    return out
+
+
+def pmtl_weights(F: np.ndarray, G: np.ndarray, k: int, units: np.ndarray,
+                 nbrs: list[np.ndarray]) -> np.ndarray:
     """Pareto MTL's direction for member ``k`` (ALGORITHMS.md section 6), one SLSQP call."""
     m = F.shape[0]
-    u_k = units[k]
-    f_hat = F / max(np.linalg.norm(F), 1e-300)
-    g = units @ f_hat - u_k @ f_hat  # (u_j - u_k)^T F / ||F|| for every direction j
-    g[units @ u_k >= 1 - 1e-12] = -np.inf  # own (or duplicated) direction: no constraint
-    slots = min(2 * (m - 1), len(g))
-    top = np.argsort(-g, kind="stable")[:slots]
-    top = top[np.isfinite(g[top])]
-    W = units[top] - u_k  # s x m
-    violated = g[top] > 0
-    if violated.any():  # feasibility phase: min-norm over the violated constraint gradients
-        Wv = W[violated]
-        beta = min_norm_slsqp(Wv @ G @ Wv.T)
-        return Wv.T @ beta
-    active = g[top] >= -PMTL_ACTIVE_EPS
-    V = np.vstack([np.eye(m), W[active]])
-    coef = min_norm_slsqp(V @ G @ V.T)
-    return V.T @ coef
+    u_k, nb = units[k], nbrs[k]
+    W = units[nb] - u_k  # s x m
+    g = W @ (F / max(np.linalg.norm(F), 1e-300))  # (u_j - u_k)^T F / ||F||
+    width = 1.0 - units[nb] @ u_k
+    scale = np.sqrt(np.maximum(np.diag(G), 0.0))
+    scale[scale == 0] = 1.0
+    Gn = G / np.outer(scale, scale)  # unit objective gradients
+    violated = g > 0
+    # feasibility phase: min-norm over the violated constraint gradients only
+    sector = np.vstack([np.eye(m), W[g >= -PMTL_ACTIVE_EPS * width]])
+    V = W[violated] if violated.any() else sector
+    Q = V @ Gn @ V.T
+    nq = np.sqrt(np.maximum(np.diag(Q), 0.0))
+    nq[nq == 0] = 1.0
+    coef = min_norm_slsqp(Q / np.outer(nq, nq)) / nq  # every QP vector at unit length
+    return (V.T @ coef) / scale
 
 
-def scalar_weights(method: str, F: np.ndarray, pref: np.ndarray) -> np.ndarray:
-    """Closed-form weights of the scalarizations for one member."""
-    m = F.shape[0]
+def scalar_weights(method: str, F: torch.Tensor, pref: torch.Tensor) -> torch.Tensor:
+    """Closed-form weights of the scalarizations for a batch (`n x m`), in torch."""
     if method == "linear":
-        return pref / pref.sum()
-    if method == "tchebycheff":
-        lam = 1.0 / np.maximum(pref, TCH_FLOOR)
-        lam /= lam.sum()
-        i = int(np.argmax(lam * F))
-        out = np.zeros(m)
-        out[i] = lam[i]
-        return out
+        return pref / pref.sum(1, keepdim=True)
     if method == "mtche":
-        lam = np.maximum(pref, TCH_FLOOR)
-        i = int(np.argmax(F / lam))
-        out = np.zeros(m)
-        out[i] = 1.0 / lam[i]
-        return out
+        lam = pref.clamp_min(TCH_FLOOR)
+        i = (F / lam).argmax(1, keepdim=True)
+        return torch.zeros_like(F).scatter(1, i, 1.0 / lam.gather(1, i))
+    lam = 1.0 / pref.clamp_min(TCH_FLOOR)
+    lam = lam / lam.sum(1, keepdim=True)
+    if method == "tchebycheff":
+        i = (lam * F).argmax(1, keepdim=True)
+        return torch.zeros_like(F).scatter(1, i, lam.gather(1, i))
     if method == "smooth_tchebycheff":
-        lam = 1.0 / np.maximum(pref, TCH_FLOOR)
-        lam /= lam.sum()
-        s = lam * F / STCH_MU
-        e = np.exp(s - s.max())
-        return lam * e / e.sum()
+        return lam * torch.softmax(lam * F / STCH_MU, dim=1)
     raise ValueError(method)
 
 
@@ -218,7 +239,7 @@ def hv_grad_member(F_all: np.ndarray, layer: np.ndarray, ref: np.ndarray, k: int
 
 # ---------------------------------------------------------------------- the loop
 class OneAtATime:
-    """K members, each with its own graph, Jacobian, solver call and optimizer.
+    """K members stepped the way LibMOON's gradient solvers step them (see the module doc).
 
     Args:
         problem: A paretoray problem (its ``_evaluate`` and ``project`` are used).
@@ -232,56 +253,77 @@ class OneAtATime:
         if method not in METHODS:
             raise ValueError(f"unknown method {method!r}; known: {METHODS}")
         self.problem, self.method = problem, method
-        self.prefs = np.asarray(torch.as_tensor(prefs, dtype=torch.float64).numpy())
+        self.prefs_t = torch.as_tensor(prefs, dtype=torch.float64)
+        self.prefs = self.prefs_t.numpy()
         self.units = self.prefs / np.linalg.norm(self.prefs, axis=1, keepdims=True)
-        x0 = torch.as_tensor(x0, dtype=torch.float64)
+        self.nbrs = pmtl_neighbours(self.units) if method == "pmtl" else None
+        self.x0 = torch.as_tensor(x0, dtype=torch.float64).clone()
         self.K, self.m = self.prefs.shape
-        self.x = [x0[k : k + 1].clone().requires_grad_(True) for k in range(self.K)]
-        opt = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[optimizer]
-        self.opts = [opt([xk], lr=lr) for xk in self.x]
+        self._opt = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[optimizer]
+        self.lr = lr
+        self._idx: np.ndarray | None = None  # the members stepped (fixed at the first call)
         self.xl, self.xu = problem.xl.to(torch.float64), problem.xu.to(torch.float64)
+        self.lo, self.hi = problem._projection_box_like(self.x0)
         with torch.no_grad():
-            self.F = problem._evaluate(x0).numpy().copy()  # every member's latest values
+            self.F = problem._evaluate(self.x0).numpy().copy()  # every member's latest values
         self.left_box = np.zeros(self.K, dtype=bool)
         self.seconds = 0.0
         self.iterations = 0
 
+    def _members(self, active: np.ndarray | None) -> np.ndarray:
+        idx = np.arange(self.K) if active is None else np.asarray(active, dtype=int)
+        if self._idx is None:
+            self._idx = idx
+            self.xs = self.x0[idx].clone().requires_grad_(True)  # LibMOON's xs_var
+            self.opt = self._opt([self.xs], lr=self.lr)
+        elif not np.array_equal(idx, self._idx):
+            raise ValueError("OneAtATime steps one fixed set of members; got another one.")
+        return idx
+
     def step(self, active: np.ndarray | None = None) -> None:
         """One iteration of the members in ``active`` (all by default)."""
         t0 = time.perf_counter()
-        idx = range(self.K) if active is None else [int(k) for k in active]
-        m, problem = self.m, self.problem
-        jac: dict[int, torch.Tensor] = {}
-        for k in idx:  # pass 1: each member's forward and m backward calls
-            xk = self.x[k]
-            Fk = problem._evaluate(xk)
-            jac[k] = torch.stack([torch.autograd.grad(Fk[0, i], xk, retain_graph=i < m - 1)[0][0]
-                                  for i in range(m)])
-            self.F[k] = Fk.detach()[0].numpy()
+        idx = self._members(active)
+        m, problem, xs = self.m, self.problem, self.xs
+        Fs = problem._evaluate(xs)  # one batched forward
+        J = torch.stack([torch.stack([torch.autograd.grad(Fs[j, i], xs, retain_graph=True)[0][j]
+                                      for i in range(m)]) for j in range(len(idx))])
+        F_np = Fs.detach().numpy()
+        self.F[idx] = F_np
+        gram_based = self.method in ("epo", "mgda", "pmtl")
         if self.method in NEEDS_ALL_VALUES:  # recomputed from scratch every iteration
             ref = hv_reference(self.F)
             layer = hv_layers(self.F)
-        for k in idx:  # pass 2: one solver call per member, its own optimizer step
-            J = jac[k]
-            Jn = J.numpy()
-            G = Jn @ Jn.T
-            if self.method == "epo":
-                alpha = epo_weights(self.F[k], G, self.prefs[k])
-            elif self.method == "mgda":
-                alpha = min_norm_slsqp(G)
-            elif self.method == "pmtl":
-                alpha = pmtl_weights(self.F[k], G, k, self.units)
-            elif self.method == "hv":
-                alpha = hv_grad_member(self.F, layer, ref, k)
-            else:
-                alpha = scalar_weights(self.method, self.F[k], self.prefs[k])
-            xk = self.x[k]
-            xk.grad = (torch.from_numpy(np.ascontiguousarray(alpha)) @ J)[None]
-            self.opts[k].step()
-            with torch.no_grad():
-                if bool(((xk < self.xl) | (xk > self.xu)).any()):
-                    self.left_box[k] = True
-                xk.copy_(problem.project(xk))
+            alpha = np.stack([hv_grad_member(self.F, layer, ref, int(k)) for k in idx])
+        elif gram_based:
+            x_np = xs.detach().numpy()
+            lo, hi = self.lo.numpy(), self.hi.numpy()
+            rows = []
+            for j, k in enumerate(idx):  # one solver call per member
+                Jn = J[j].numpy().copy()
+                Jn[((x_np[j] <= lo) & (Jn > 0)) | ((x_np[j] >= hi) & (Jn < 0))] = 0.0
+                J[j] = torch.from_numpy(Jn)
+                G = Jn @ Jn.T
+                if self.method == "epo":
+                    rows.append(epo_weights(F_np[j], G, self.prefs[k]))
+                elif self.method == "mgda":
+                    rows.append(min_norm_slsqp(G))
+                else:
+                    rows.append(pmtl_weights(F_np[j], G, int(k), self.units, self.nbrs))
+            alpha = np.stack(rows)
+        if gram_based:
+            xs.grad = torch.einsum("nm,nmd->nd", torch.from_numpy(alpha), J)
+            del Fs
+        else:
+            if self.method not in NEEDS_ALL_VALUES:
+                alpha = scalar_weights(self.method, Fs.detach(), self.prefs_t[idx])
+            alpha = torch.as_tensor(alpha, dtype=Fs.dtype)
+            xs.grad = None
+            (alpha * Fs).sum().backward()  # LibMOON: torch.sum(alpha_array * fs_var).backward()
+        self.opt.step()
+        with torch.no_grad():
+            self.left_box[idx] |= ((xs < self.xl) | (xs > self.xu)).any(1).numpy()
+            xs.copy_(problem.project(xs))
         self.seconds += time.perf_counter() - t0
         self.iterations += 1
 
@@ -291,14 +333,17 @@ class OneAtATime:
             for _ in range(int(iterations)):
                 self.step(active)
 
+    def positions(self) -> np.ndarray:
+        """Every member's current decision vector (`K x d`; unstepped members at ``x0``)."""
+        x = self.x0.clone()
+        if self._idx is not None:
+            x[self._idx] = self.xs.detach()
+        return x.numpy()
+
     @torch.no_grad()
     def values(self) -> np.ndarray:
         """Every member's current objective values (`K x m`)."""
-        x = torch.cat([xk.detach() for xk in self.x])
-        return self.problem._evaluate(x).numpy()
-
-    def positions(self) -> np.ndarray:
-        return torch.cat([xk.detach() for xk in self.x]).numpy()
+        return self.problem._evaluate(torch.from_numpy(self.positions())).numpy()
 
 
 def finite_rows(F: np.ndarray) -> np.ndarray:
