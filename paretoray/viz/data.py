@@ -351,19 +351,19 @@ def build_view(
         true_front_points: About how many points of the true front to include.
 
     Returns:
-        A dict of plain lists, numbers, strings and None (``json.dumps`` accepts it), with
-        keys ``run_dir``, ``open_path`` (what to pass to ``paretoray.open``), ``load_model``
-        (whether ``ParetoSet.load_model`` exists), ``name``, ``problem``, ``algorithm``,
-        ``n_obj``, ``n_var``, ``objective_names``, ``ref_point``, ``n_points`` (rows
-        archived), ``n_segments``,
-        ``front`` (``point_id``, ``objectives`` (`k x m`), ``preference`` (`k x m`),
-        ``round``, ``shard``, ``step``, ``x`` (`k x d` or None), ``params_ref`` (or None),
-        ``metrics`` (name -> `k` values, or None)), ``true_front`` (`t x m` or None),
-        ``rays`` (`r x m` unit-sum preference vectors), ``history`` (per round:
-        ``round``, ``hypervolume``, ``igd``, ``front_size``, ``points``), ``sessions``,
-        ``shards`` (per shard: ``shard``, ``rounds``, ``last_round``, ``points``,
-        ``accepted``, ``nan_resets``, ``decisions``), ``decisions`` (the scheduler's log),
-        ``problems`` (segments skipped, with the reason) and ``signature``.
+        A dict of plain lists, numbers, strings and None (``json.dumps`` accepts it):
+        ``run_dir``; ``open_path`` (what to pass to ``paretoray.open``); ``load_model`` and
+        ``getitem`` (whether ``ParetoSet.load_model`` / ``front[i]`` exist); ``name``,
+        ``problem``, ``algorithm``, ``n_obj``, ``n_var``, ``objective_names``, ``ref_point``;
+        ``n_points`` (rows archived); ``n_segments``; ``front`` (``point_id``,
+        ``objectives`` (`k x m`), ``preference`` (`k x m`), ``round``, ``shard``, ``step``,
+        ``x`` (`k x d` or None), ``params_ref`` (or None), ``metrics`` (name -> `k`
+        values, or None)); ``true_front`` (`t x m` or None); ``rays`` (`r x m` unit-sum
+        preference vectors); ``history`` (per round: ``round``, ``hypervolume``, ``igd``,
+        ``front_size``, ``points``); ``sessions``; ``shards`` (per shard: ``shard``,
+        ``rounds``, ``last_round``, ``points``, ``accepted``, ``nan_resets``,
+        ``decisions``); ``decisions`` (the scheduler's log); ``problems`` (segments skipped,
+        with the reason); ``signature``.
 
     Raises:
         ArchiveError: When ``run.json`` or the manifest is missing or unreadable.
@@ -464,6 +464,7 @@ def build_view(
         "run_dir": loc.display,
         "open_path": loc.display if is_uri(run_dir) else loc.root,
         "load_model": hasattr(ParetoSet, "load_model"),
+        "getitem": hasattr(ParetoSet, "__getitem__"),
         "name": os.path.basename(loc.root) or loc.display,
         "problem": problem.get("name") if isinstance(problem, dict) else problem,
         "algorithm": algorithm.get("name") if isinstance(algorithm, dict) else algorithm,

@@ -118,8 +118,9 @@ function showPoint(i, r) {
   if (f.x) {
     box.appendChild(mk("div", null, "decision vector x (d=" + f.x[r].length + "): ["
       + f.x[r].map(fmt).join(", ") + "]"));
-    code += "front.objectives[i], front.preferences[i], front.x[i]";
   }
+  code += v.getitem ? "point = front[i]  # objectives, preference, x, metrics\n"
+    : "front.objectives[i], front.preferences[i]" + (f.x ? ", front.x[i]" : "") + "\n";
   if (f.metrics) {
     const mt = mk("table");
     for (const [k, vals] of Object.entries(f.metrics)) row(mt, [k, fmt(vals[r])]);

@@ -103,6 +103,11 @@ def test_dashboard_follows_a_run_being_written(tmp_path, server_factory, referen
         assert f"point {pid} (row {row})" in detail
         assert f"list(front.point_ids).index({pid})" in detail
         assert f"paretoray.open({json.dumps(str(run_dir.resolve()))})" in detail
+        # the Python shown under the point runs and loads that very point
+        namespace: dict = {}
+        exec(driver.find_element("css selector", "#detail-0 pre.code").text, namespace)
+        assert namespace["point"].point_id == pid
+        np.testing.assert_array_equal(namespace["point"].x, front.x[row])
         shown_x = detail.split("decision vector x (d=5): [")[1].split("]")[0]
         np.testing.assert_allclose([float(v) for v in shown_x.split(", ")], front.x[row],
                                    rtol=1e-5, atol=1e-9)

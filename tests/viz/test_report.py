@@ -78,6 +78,7 @@ def test_report_opens_offline_from_disk(runs, tmp_path) -> None:
         detail = driver.find_element("css selector", "#detail-2 .point").text
         ref = archive.open(runs[2]).to_arrow()["params_ref"][0].as_py()
         assert f"checkpoint: {ref}" in detail
+        assert "model = front.load_model(i)" in detail
         screenshot(driver, "report_offline.png")
         assert console_errors(driver) == []
         urls = requested_urls(driver)
