@@ -17,8 +17,13 @@ Transport: entropic OT by log-domain Sinkhorn on the cost normalized to ``[0, 1]
 ``epsilon`` annealed geometrically from 1 to ``epsilon`` over ``iters`` iterations (fixed
 work, no host sync); for small ``epsilon`` the plan is the exact (sparse) one of the paper
 up to a blur of order ``epsilon``. The min-norm problems of all members are solved at once
-by :func:`paretoray.algorithms.minnorm.min_norm`. ``context`` and preferences are not used;
-the paper's extension to ``K > m`` (interpolated objectives) is not provided.
+by :func:`paretoray.algorithms.minnorm.min_norm`. ``context`` and preferences are not used.
+
+Few objectives (``m < K``, e.g. ZDT): ``extend = n`` replaces the ``m`` objectives by ``n``
+random convex combinations ``f'_j = w_j^T F`` with ``w_j ~ Dirichlet(dirichlet_alpha)``,
+drawn once from ``seed`` (the reference code's ZDT setting: 25 objectives,
+Dirichlet(1)); transport and MGDA run on them (``G' = W G W^T``) and the weights are mapped
+back, ``alpha = alpha' W``.
 
 .. [Li2024] Z. Li, T. Li, V. Smith, J. Bilmes, T. Zhou. Many-Objective Multi-Solution
    Transport. ICLR 2025 (arXiv 2403.04099).
@@ -74,6 +79,9 @@ class MosT(Weighting):
         epsilon: Final entropic temperature of the transport (normalized cost).
         iters: Sinkhorn iterations.
         support_tol: An objective belongs to member ``k`` if ``m Gamma[i, k] > support_tol``.
+        extend: Number of interpolated objectives replacing the ``m`` given ones (0: none).
+        dirichlet_alpha: Concentration of the interpolation weights.
+        seed: Seed of the interpolation weights.
     """
 
     needs_gram = True
@@ -82,8 +90,15 @@ class MosT(Weighting):
     category = "finite set"
     paper = "Li et al., Many-Objective Multi-Solution Transport, ICLR 2025"
 
-    def __init__(self, epsilon: float = 1e-3, iters: int = 100,
-                 support_tol: float = 0.05) -> None:
+    def __init__(self, epsilon: float = 1e-3, iters: int = 100, support_tol: float = 0.05,
+                 extend: int = 0, dirichlet_alpha: float = 1.0, seed: int = 0) -> None:
+        if isinstance(extend, bool) or not isinstance(extend, int) or extend < 0:
+            raise ConfigError(f"MosT `extend` must be an integer >= 0; got {extend!r}.")
+        if not dirichlet_alpha > 0:
+            raise ConfigError(f"MosT `dirichlet_alpha` must be > 0; got {dirichlet_alpha!r}.")
+        self.extend = extend
+        self.dirichlet_alpha = float(dirichlet_alpha)
+        self.seed = int(seed)
         if not 0 < epsilon <= 1:
             raise ConfigError(f"MosT `epsilon` must lie in (0, 1]; got {epsilon!r}.")
         if isinstance(iters, bool) or not isinstance(iters, int) or iters < 1:
@@ -99,8 +114,12 @@ class MosT(Weighting):
                 context: Tensor | None = None) -> Tensor:
         """MosT weights (`p x m`), without autograd history."""
         G = check_gram("MosT", values, gram).detach().to(torch.float64)
-        m = values.shape[1]
-        plan = transport_plan(values.detach().T, epsilon=self.epsilon, iters=self.iters)
+        F = values.detach().to(torch.float64)
+        W = self.interpolation(values.shape[1], G.device) if self.extend else None
+        if W is not None:
+            F, G = F @ W.T, W @ G @ W.T
+        m = F.shape[1]
+        plan = transport_plan(F.T, epsilon=self.epsilon, iters=self.iters)
         share = (m * plan.T).clamp(0, 1)  # p x m: Gamma[i, k] m, 1 for a whole objective
         mask = share > self.support_tol
         Gw = share[:, :, None] * G * share[:, None, :]
@@ -108,4 +127,15 @@ class MosT(Weighting):
         Gw = Gw + torch.diag_embed(torch.where(mask, 0.0, big[:, None]))
         lam = min_norm(Gw) * mask
         lam = lam / lam.sum(-1, keepdim=True).clamp_min(torch.finfo(lam.dtype).tiny)
-        return (share * lam).to(dtype=values.dtype, device=values.device)
+        alpha = share * lam
+        if W is not None:
+            alpha = alpha @ W
+        return alpha.to(dtype=values.dtype, device=values.device)
+
+    def interpolation(self, m: int, device: torch.device | str = "cpu") -> Tensor:
+        """The `extend x m`-dim Dirichlet interpolation weights (the same for every call)."""
+        with torch.random.fork_rng(devices=[]):  # the caller's global RNG is untouched
+            torch.manual_seed(self.seed)
+            conc = torch.full((m,), self.dirichlet_alpha, dtype=torch.float64)
+            W = torch.distributions.Dirichlet(conc).sample((self.extend,))
+        return W.to(device)
