@@ -261,6 +261,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     print(f"hypervolume of 2000 true-front points: {true_hv:.4f} "
           f"(ratio {front.hypervolume(ref) / true_hv:.4f}); wall time {wall:.1f} s")
     print(f"read it back: paretoray show {run_dir}   refine it: paretoray resume {run_dir}")
+    print(f"see it: paretoray dashboard {run_dir}   share it: paretoray report {run_dir}")
     return 0
 
 
