@@ -10,6 +10,7 @@ from toy import Toy
 from paretoray import algorithms
 from paretoray.algorithms.ferero import FERERO, ray_complement
 from paretoray.algorithms.mgda import MGDA
+from paretoray.algorithms.minnorm import min_norm
 from paretoray.errors import ConfigError
 
 PREFS = torch.tensor([[0.1, 0.9], [0.3, 0.7], [0.5, 0.5], [0.7, 0.3], [0.9, 0.1]],
@@ -70,6 +71,20 @@ def test_without_constraints_it_is_mgda():
     values, prefs, gram = random_inputs(8, 3, seed=4)
     torch.testing.assert_close(FERERO(ray=False)(values, prefs, gram=gram),
                                MGDA()(values, prefs, gram=gram), atol=1e-7, rtol=0)
+
+
+def test_cone_order_is_min_norm_over_the_cone_rows():
+    """A relative preference cone ``A`` (``ray=False``): the dual is the min-norm point of
+    ``conv{J^T a_i}``, so ``alpha = A^T min_norm(A G A^T)`` and every cone row decreases:
+    ``(A G alpha)_i >= alpha^T G alpha``."""
+    values, prefs, gram = random_inputs(10, 3, seed=6)
+    A = torch.tensor([[1.0, 0.3, 0.0], [0.0, 1.0, 0.3], [0.3, 0.0, 1.0], [1.0, 1.0, 1.0]],
+                     dtype=torch.float64)
+    alpha = FERERO(ray=False, cone=A.tolist())(values, prefs, gram=gram)
+    AGA = A @ gram @ A.T
+    torch.testing.assert_close(alpha, min_norm(AGA) @ A, atol=1e-7, rtol=0)
+    dec = torch.einsum("qm,pmn,pn->pq", A, gram, alpha)
+    assert (dec >= torch.einsum("pm,pmn,pn->p", alpha, gram, alpha)[:, None] - 1e-7).all()
 
 
 def test_ray_step_keeps_the_ray_to_first_order():
