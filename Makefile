@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test browser lint bench clean
+.PHONY: run test test-fast browser lint bench clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -30,8 +30,14 @@ browser:
 	    apt-get install -y chromium chromium-driver; \
 	fi
 
+# Multi-node tests start their own Ray nodes: a second invocation, after the shared session
+# of the first has ended (`make test-fast` skips them).
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m 'not multinode'
+	$(BIN)/python -m pytest -q -m multinode
+
+test-fast: $(STAMP) browser
+	$(BIN)/python -m pytest -q -m 'not multinode'
 
 lint: $(STAMP)
 	$(BIN)/ruff check paretoray tests benchmarks examples
