@@ -157,17 +157,14 @@ class FERERO(Weighting):
         M = torch.cat(blocks, 1)  # p x r x m
         c = torch.cat(lin, 1)  # p x r
         r, q = M.shape[1], A.shape[0]
-        simplex = torch.zeros(r, dtype=dt, device=dev)
-        simplex[:q] = 1
-        signed = simplex.clone()
-        signed[r - n_g:] = 1
-        y = _solve_dual(torch.einsum("prm,pmn,psn->prs", M, G, M), c, simplex, signed)
+        y = _solve_dual(torch.einsum("prm,pmn,psn->prs", M, G, M), c, q,
+                        [*range(q), *range(r - n_g, r)])
         lam = torch.einsum("pr,prm->pm", y, M)
         return lam.to(dtype=values.dtype, device=values.device)
 
 
-def _solve_dual(Q: Tensor, c: Tensor, simplex: Tensor, signed: Tensor) -> Tensor:
-    """``argmin y^T Q y / 2 - c^T y`` s.t. ``sum(y[simplex]) = 1``, ``y[signed] >= 0``, batched.
+def _solve_dual(Q: Tensor, c: Tensor, q: int, signed_idx: list[int]) -> Tensor:
+    """``argmin y^T Q y / 2 - c^T y`` s.t. ``sum(y[:q]) = 1``, ``y[signed_idx] >= 0``, batched.
 
     Every subset of the signed entries is tried as the active set (pinned to 0); the
     feasible KKT point with the least objective is the optimum. A ridge
@@ -178,9 +175,12 @@ def _solve_dual(Q: Tensor, c: Tensor, simplex: Tensor, signed: Tensor) -> Tensor
     eye = torch.eye(r, dtype=dt, device=dev)
     tr = Q.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(1e-300)
     Q = 0.5 * (Q + Q.mT) + (1e-10 * tr / r)[:, None, None] * eye
-    idx = signed.nonzero()[:, 0]
-    S = torch.zeros(2 ** idx.numel(), r, dtype=dt, device=dev)
-    S[:, idx] = enumerate_supports(idx.numel(), dev, with_empty=True)  # K x r, 1 = pinned
+    simplex = torch.zeros(r, dtype=dt, device=dev)
+    simplex[:q] = 1
+    signed = torch.zeros(r, dtype=torch.bool, device=dev)
+    signed[signed_idx] = True
+    S = torch.zeros(2 ** len(signed_idx), r, dtype=dt, device=dev)
+    S[:, signed_idx] = enumerate_supports(len(signed_idx), dev, with_empty=True)  # 1 = pinned
     K = S.shape[0]
     free = 1 - S
     top = Q[:, None] * free[None, :, :, None] + torch.diag_embed(S)[None]  # p x K x r x r
@@ -192,8 +192,8 @@ def _solve_dual(Q: Tensor, c: Tensor, simplex: Tensor, signed: Tensor) -> Tensor
                     -1)
     sol, info = torch.linalg.solve_ex(KKT, rhs[..., None])
     y = sol[..., :r, 0]
-    ok = (info == 0) & torch.isfinite(y).all(-1) & ((y >= -1e-9) | (signed == 0)).all(-1)
+    ok = (info == 0) & torch.isfinite(y).all(-1) & ((y >= -1e-9) | ~signed).all(-1)
     obj = 0.5 * torch.einsum("pki,pij,pkj->pk", y, Q, y) - (y * c[:, None]).sum(-1)
     best = torch.where(ok, obj, torch.inf).argmin(-1)
     y = y.gather(1, best[:, None, None].expand(p, 1, r))[:, 0]
-    return torch.where(signed.bool(), y.clamp_min(0), y)
+    return torch.where(signed, y.clamp_min(0), y)
