@@ -22,6 +22,8 @@ RIDGE = 1e-12
 #: Step lengths ``2^-k`` tried at once by :func:`power_root`'s line search.
 _HALVINGS = 20
 _EPS = torch.finfo(torch.float64).eps
+#: Ridge of :func:`power_root` on the trace-normalized Gram matrix.
+ROOT_RIDGE = 1e-14
 #: Largest ``m`` solved exactly by enumerating supports (``2^m`` small solves per problem).
 EXACT_MAX_M = 6
 
@@ -116,7 +118,9 @@ def power_root(G: Tensor, a: float, *, iters: int = 25) -> Tensor:
     G = G.to(torch.float64)
     G = 0.5 * (G + G.transpose(-1, -2))
     tr = G.diagonal(dim1=-2, dim2=-1).sum(-1).clamp_min(torch.finfo(G.dtype).tiny)
-    Gh = G / tr[:, None, None]
+    # The ridge keeps a root when some nonnegative mix of gradients is 0 (the objectives
+    # cannot all improve: no bargaining point); alpha then grows to ~ROOT_RIDGE^(-a/(a+1)).
+    Gh = G / tr[:, None, None] + ROOT_RIDGE * torch.eye(m, dtype=G.dtype, device=G.device)
     e = -1.0 / a
 
     def psi(t: Tensor) -> Tensor:

@@ -10,7 +10,9 @@ over a ball; its optimality condition is
 ``a -> inf`` max-min fairness. The reference code solves it with
 ``scipy.optimize.least_squares`` per step; here every member's root is found at once to
 machine precision by damped Newton steps on a convex potential
-(:func:`paretoray.algorithms._mtl.power_root`). ``a = 0`` gives the uniform ``1/m``.
+(:func:`paretoray.algorithms._mtl.power_root`). ``a = 0`` gives the uniform ``1/m``. As for
+Nash-MTL, where a nonnegative mix of the gradients vanishes (no solution) the root of
+``G + 1e-14 trace(G) I`` is used: large weights, a step ``J^T w`` of about 0.
 
 .. [Ban2024] H. Ban, K. Ji. Fair Resource Allocation in Multi-Task Learning. ICML 2024
    (``torchjd.aggregation.FairGrad``).

@@ -14,6 +14,11 @@ the convex potential ``alpha^T G alpha / 2 - sum log alpha_i``
 ``||J^T alpha||`` is then clipped at ``max_norm`` (``0`` disables the clip). The reference
 option ``update_weights_every`` (reuse weights for several steps) is not offered.
 
+At a Pareto-stationary point where a nonnegative mix of the gradients vanishes (no step
+improves every objective) the condition has no solution: the root of
+``G + 1e-14 trace(G) I`` is used, whose weights are large (``~1e7``) while the step
+``J^T alpha`` is ~0, as it should be there.
+
 .. [Navon2022] A. Navon, A. Shamsian, I. Achituve, H. Maron, K. Kawaguchi, G. Chechik,
    E. Fetaya. Multi-Task Learning as a Bargaining Game. ICML 2022 (``torchjd.aggregation.NashMTL``).
 """

@@ -42,6 +42,19 @@ def test_fairness_limits():
                                torch.full((2, 3), 1 / 3))
 
 
+@pytest.mark.parametrize("a", [0.5, 1.0, 5.0])
+def test_opposed_gradients_give_a_vanishing_step(a):
+    """No step improves both objectives (``g_2 = -2 g_1``): the condition has no root; the
+    weights stay finite and the step is ~0 (the point is Pareto stationary)."""
+    J = torch.tensor([[[1.0, 0.0], [-2.0, 0.0]], [[1.0, 0.5], [-2.0, -1.0]]],
+                     dtype=torch.float64)
+    v, p = torch.ones(2, 2, dtype=J.dtype), torch.full((2, 2), 0.5, dtype=J.dtype)
+    for w in (FairGrad(alpha=a), NashMTL(max_norm=0)):
+        alpha = w(v, p, gram=J @ J.mT)
+        assert torch.isfinite(alpha).all() and (alpha > 0).all()
+        assert (torch.einsum("pm,pmn->pn", alpha, J).norm(dim=-1) < 1e-2).all()
+
+
 def test_registry_and_errors():
     assert isinstance(algorithms.get("fairgrad", alpha=2.0), FairGrad)
     with pytest.raises(ConfigError, match="alpha"):
