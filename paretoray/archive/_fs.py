@@ -89,7 +89,8 @@ def is_tmp_name(name: str) -> bool:
     return name.startswith(TMP_PREFIX) and name.endswith(TMP_SUFFIX)
 
 
-def atomic_write_bytes(path: Path, data: bytes | memoryview, *, durable: bool = True) -> None:
+def atomic_write_bytes(path: Path, data: bytes | memoryview, *, durable: bool = True,
+                       sync_dir: bool = True) -> None:
     """Write ``data`` to ``path`` atomically: temp file, fsync, rename, fsync directory.
 
     Args:
@@ -97,6 +98,8 @@ def atomic_write_bytes(path: Path, data: bytes | memoryview, *, durable: bool = 
         data: The whole content.
         durable: False skips both fsyncs: the rename is still atomic for readers, but after a
             power cut the file may hold zeros. Only for caches validated by a checksum.
+        sync_dir: False leaves the directory's fsync to the caller (who writes several
+            files into it and fsyncs it once).
     """
     tmp = tmp_path_for(path)
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
@@ -119,7 +122,7 @@ def atomic_write_bytes(path: Path, data: bytes | memoryview, *, durable: bool = 
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         raise
-    if durable:
+    if durable and sync_dir:
         fsync_dir(path.parent)
 
 

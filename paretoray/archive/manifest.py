@@ -27,6 +27,7 @@ RUN_JSON = "run.json"
 STATE_JSON = "state.json"
 ARCHIVE_DIR = "archive"
 MANIFEST_JSON = "manifest.json"
+MANIFEST_LOG = "manifest.log"
 FRONT_ARROW = "front.arrow"
 #: Folder of the segments inside ``archive/`` (schema version 2 on; version 1 used ``archive/``).
 SEGMENT_DIR = "segments"
@@ -211,3 +212,44 @@ class Manifest:
                 f"{where} is malformed ({exc}). It is replaced atomically, so it was edited or "
                 "damaged outside paretoray; restore it from a backup."
             ) from exc
+
+
+# ---------------------------------------------------------------------- the journal
+def journal_line(entry: SegmentEntry, next_point_id: int) -> bytes:
+    """One ``archive/manifest.log`` line committing ``entry`` (UTF-8 JSON and a newline)."""
+    import json
+
+    return (json.dumps({"segment": asdict(entry), "next_point_id": int(next_point_id)},
+                       separators=(",", ":")) + "\n").encode()
+
+
+def apply_journal(manifest: Manifest, data: bytes, *, where: str) -> Manifest:
+    """``manifest`` with the entries of ``archive/manifest.log`` appended.
+
+    Between two compactions a writer commits a segment by appending one line to the
+    journal (fsynced) instead of rewriting ``manifest.json``, so a commit costs O(1) bytes
+    whatever the number of segments. A line that does not parse is the commit in flight
+    when a writer died (at most the last one): it is skipped, and its segment is an orphan.
+    Entries already in ``manifest.json`` (a compaction that died before it truncated the
+    journal) are not repeated.
+    """
+    import json
+
+    known = {s.name for s in manifest.segments}
+    segments = list(manifest.segments)
+    next_id = manifest.next_point_id
+    for raw in data.splitlines():
+        try:
+            record = json.loads(raw)
+            entry = SegmentEntry(**record["segment"])
+            next_point_id = int(record["next_point_id"])
+        except (ValueError, TypeError, KeyError):
+            continue
+        check_segment_name(entry.name, where=where)
+        if entry.name in known:
+            continue
+        known.add(entry.name)
+        segments.append(entry)
+        next_id = max(next_id, next_point_id)
+    return Manifest(next_point_id=next_id, segments=segments, front=manifest.front,
+                    segment_dir=manifest.segment_dir)

@@ -29,12 +29,14 @@ from paretoray.archive.manifest import (
     ARCHIVE_DIR,
     FRONT_ARROW,
     MANIFEST_JSON,
+    MANIFEST_LOG,
     QUARANTINE_DIR,
     RUN_FORMAT,
     RUN_JSON,
     SEGMENT_DIR,
     Manifest,
     SegmentEntry,
+    apply_journal,
     segment_number,
 )
 from paretoray.archive.merge import merge_nondominated
@@ -87,7 +89,8 @@ def read_run_meta(loc: Location) -> dict[str, Any]:
 
 
 def read_manifest(loc: Location) -> Manifest:
-    """Read ``archive/manifest.json`` (an empty manifest when neither it nor segments exist)."""
+    """Read ``archive/manifest.json`` and its journal ``archive/manifest.log`` (an empty
+    manifest when neither it nor segments exist)."""
     rel = f"{ARCHIVE_DIR}/{MANIFEST_JSON}"
     try:
         data = loc.read_json(rel)
@@ -101,7 +104,13 @@ def read_manifest(loc: Location) -> Manifest:
                 "from a backup before opening this run, so that no segment is discarded."
             ) from None
         return Manifest()
-    return Manifest.from_dict(data, where=loc.path(rel))
+    manifest = Manifest.from_dict(data, where=loc.path(rel))
+    journal = f"{ARCHIVE_DIR}/{MANIFEST_LOG}"
+    try:
+        entries = loc.read_bytes(journal)
+    except FileNotFoundError:
+        return manifest
+    return apply_journal(manifest, entries, where=loc.path(journal))
 
 
 def schema_for(meta: dict[str, Any]) -> pa.Schema:

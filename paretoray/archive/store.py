@@ -59,11 +59,13 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from paretoray._faults import fault_point
 from paretoray.archive._fs import (
     Location,
     atomic_write_bytes,
     atomic_write_json,
     dumps_json,
+    fsync_dir,
     is_tmp_name,
     local_path,
     sha256_hex,
@@ -75,6 +77,7 @@ from paretoray.archive.manifest import (
     ARCHIVE_DIR,
     FRONT_ARROW,
     MANIFEST_JSON,
+    MANIFEST_LOG,
     QUARANTINE_DIR,
     RUN_FORMAT,
     RUN_JSON,
@@ -83,13 +86,13 @@ from paretoray.archive.manifest import (
     FrontEntry,
     Manifest,
     SegmentEntry,
+    journal_line,
     segment_name,
 )
 from paretoray.archive.merge import merge_nondominated
 from paretoray.archive.pareto_set import ParetoSet
 from paretoray.archive.reader import (
     VerifyReport,
-    merge_table,
     read_run_meta,
     report_from_scan,
     scan,
@@ -100,6 +103,7 @@ from paretoray.archive.schema import (
     SCHEMA_VERSION,
     default_objective_names,
     fixed_list,
+    list_to_numpy,
     point_schema,
     schema_problem,
 )
@@ -428,8 +432,8 @@ class Store:
                     refused.append(f"{name} (holds non-finite objectives)")
                     continue
                 key = keys[0] if len(keys) == 1 else None
-                result = self._write(table.replace_schema_metadata(self._schema.metadata),
-                                     key=key, rejected=0)
+                result = self._write_many([_Pending(
+                    table.replace_schema_metadata(self._schema.metadata), key, 0)])[0]
                 path.unlink()
                 added.append(result.segment)
         if refused:
@@ -534,6 +538,64 @@ class Store:
     def append(
         self,
         objectives: np.ndarray,
+        **fields: Any,
+    ) -> AppendResult:
+        """Write one segment of points and merge them into the front, once per round.
+
+        See :meth:`_prepare` for the arguments (``preference``, ``x``, ``params_ref``,
+        ``round``, ``shard``, ``member``, ``algorithm``, ``step``, ``time``, ``params``,
+        ``metrics``); :meth:`append_many` commits several appends with one sync.
+        """
+        return self.append_many([{"objectives": objectives, **fields}])[0]
+
+    def append_many(self, requests: Sequence[Mapping[str, Any]]) -> list[AppendResult]:
+        """Commit several appends (one segment each) together: a group commit.
+
+        The segments are written and fsynced in parallel, their directory is fsynced once,
+        and one journal write (or manifest, when compaction is due) commits them all: the
+        cost of durability is paid once per group, not once per append -- what lets one
+        coordinator keep up with tens of shards whose offers arrive together. Each request
+        holds :meth:`append`'s keyword arguments (``objectives`` included). Appends that
+        carry network ``params`` are committed one by one (their checkpoints depend on the
+        front each one sees).
+
+        Returns:
+            One :class:`AppendResult` per request, in order.
+        """
+        self._check_open()
+        if any(r.get("params") is not None for r in requests):
+            out = []
+            for r in requests:
+                pending = self._prepare(**r)
+                out.append(pending if isinstance(pending, AppendResult)
+                           else self._write_many([pending])[0])
+            return out
+        results: list[AppendResult | None] = [None] * len(requests)
+        pending: list[tuple[int, _Pending]] = []
+        seen: dict[tuple[int, int], int] = {}
+        for i, r in enumerate(requests):
+            prepared = self._prepare(**r)
+            if isinstance(prepared, AppendResult):
+                results[i] = prepared
+            elif prepared.key is not None and prepared.key in seen:
+                results[i] = -1 - seen[prepared.key]  # type: ignore[assignment]
+            else:
+                if prepared.key is not None:
+                    seen[prepared.key] = i
+                pending.append((i, prepared))
+        for (i, _), result in zip(pending, self._write_many([p for _, p in pending]),
+                                  strict=True):
+            results[i] = result
+        for i, r in enumerate(results):  # a key twice in one group: the first one counts
+            if isinstance(r, int):
+                first = results[-1 - r]
+                assert first is not None
+                results[i] = dataclasses.replace(first, duplicate=True)
+        return [r for r in results if r is not None]
+
+    def _prepare(
+        self,
+        objectives: np.ndarray,
         *,
         preference: np.ndarray,
         x: np.ndarray | None = None,
@@ -546,8 +608,8 @@ class Store:
         time: datetime | None = None,
         params: Mapping[str, Any] | None = None,
         metrics: Mapping[str, Any] | None = None,
-    ) -> AppendResult:
-        """Write one segment of points and merge them into the front, once per round.
+    ) -> AppendResult | _Pending:
+        """Check one append and build its segment table (nothing is written but checkpoints).
 
         Rows whose objectives are not all finite are dropped and counted. Point ids are
         assigned in row order to the kept rows, starting at :attr:`next_point_id`. The
@@ -646,7 +708,7 @@ class Store:
         if params is not None or metrics is not None or self.meta.get("metric_names"):
             self._network_columns(arrays, obj[keep], keep, params, metrics, k)
         table = pa.Table.from_pydict(arrays, schema=self._schema)
-        return self._write(table, key=key, rejected=rejected)
+        return _Pending(table, key, rejected)
 
     def _network_columns(self, arrays: dict[str, pa.Array], obj: np.ndarray, keep: np.ndarray,
                          params: Mapping[str, Any] | None, metrics: Mapping[str, Any] | None,
@@ -682,57 +744,96 @@ class Store:
         return AppendResult(entry.name, entry.rows, entry.rejected, entry.accepted or 0,
                             front_size, ids, duplicate=True)
 
-    def _write(
-        self, table: pa.Table, *, key: tuple[int, int] | None, rejected: int
-    ) -> AppendResult:
-        """Give ``table``'s rows fresh point ids, write it as the next segment, commit."""
-        rows = table.num_rows
+    def _write_many(self, pending: Sequence[_Pending]) -> list[AppendResult]:
+        """Give the tables fresh point ids, write them as the next segments, commit once."""
+        if not pending:
+            return []
         first_id = self._manifest.next_point_id
-        ids = np.arange(first_id, first_id + rows, dtype=np.int64)
-        table = table.set_column(table.schema.get_field_index("point_id"),
-                                 self._schema.field("point_id"), pa.array(ids))
-        rounds = np.asarray(table["round"].to_numpy(), dtype=np.int64)
-        no_rows = key[1] if key is not None else 0
-        name = segment_name(self._manifest.next_segment_number)
-        data = _serialize(table)
-        with self._disk_errors(f"segment {name}"):
-            atomic_write_bytes(self.run_dir / self._manifest.segment_rel(name), data)
-        front, front_obj, accepted = merge_table(self._front, self._front_obj, table)
-        entry = SegmentEntry(
-            name=name,
-            rows=rows,
-            bytes=len(data),
-            sha256=sha256_hex(data),
-            first_point_id=first_id,
-            last_point_id=first_id + rows - 1,
-            min_round=int(rounds.min()) if rows else no_rows,
-            max_round=int(rounds.max()) if rows else no_rows,
-            created=_iso(_now()),
-            shard=None if key is None else key[0],
-            round=None if key is None else key[1],
-            rejected=rejected,
-            accepted=accepted,
-            front_size=front.num_rows,
-        )
-        manifest = dataclasses.replace(self._manifest, next_point_id=first_id + rows,
-                                       segments=[*self._manifest.segments, entry])
-        self._appends_since_compaction += 1
+        number = self._next_number()
+        jobs = []
+        for p in pending:
+            rows = p.table.num_rows
+            ids = np.arange(first_id, first_id + rows, dtype=np.int64)
+            table = p.table.set_column(p.table.schema.get_field_index("point_id"),
+                                       self._schema.field("point_id"), pa.array(ids))
+            name = segment_name(number)
+            jobs.append((p, table, ids, name, _serialize(table)))
+            first_id += rows
+            number += 1
+        paths = [self.run_dir / self._manifest.segment_rel(name) for _, _, _, name, _ in jobs]
+        names = jobs[0][3] if len(jobs) == 1 else f"{jobs[0][3]}..{jobs[-1][3]}"
+        with self._disk_errors(f"segment {names}"):
+            _write_all([(path, job[4]) for path, job in zip(paths, jobs, strict=True)])
+            fsync_dir(paths[0].parent)
+        fault_point("after_segments")
+        # The group's points are merged one append after the other (each append's
+        # accepted count and front size are what a lone append would report), on numpy
+        # only; the front table is rebuilt once for the group, by one take.
+        front_obj = self._front_obj
+        source = np.arange(self._front.num_rows)  # rows of [front, *tables] in the front
+        offset = self._front.num_rows
+        entries, results = [], []
+        for p, table, ids, name, data in jobs:
+            rows = table.num_rows
+            new_obj = list_to_numpy(table["objectives"], self.n_obj)
+            keep_front, keep_new = merge_nondominated(front_obj, new_obj)
+            accepted = int(keep_new.sum())
+            front_obj = np.concatenate([front_obj[keep_front], new_obj[keep_new]])
+            source = np.concatenate([source[keep_front], offset + np.flatnonzero(keep_new)])
+            offset += rows
+            rounds = np.asarray(table["round"].to_numpy(), dtype=np.int64)
+            no_rows = p.key[1] if p.key is not None else 0
+            entries.append(SegmentEntry(
+                name=name,
+                rows=rows,
+                bytes=len(data),
+                sha256=sha256_hex(data),
+                first_point_id=int(ids[0]) if rows else int(first_id),
+                last_point_id=int(ids[-1]) if rows else int(first_id) - 1,
+                min_round=int(rounds.min()) if rows else no_rows,
+                max_round=int(rounds.max()) if rows else no_rows,
+                created=_iso(_now()),
+                shard=None if p.key is None else p.key[0],
+                round=None if p.key is None else p.key[1],
+                rejected=p.rejected,
+                accepted=accepted,
+                front_size=len(front_obj),
+            ))
+            results.append(AppendResult(name, rows, p.rejected, accepted, len(front_obj), ids))
+        front = self._front
+        if len(source) != front.num_rows or not np.array_equal(source, np.arange(len(source))):
+            front = pa.concat_tables([self._front, *(job[1] for job in jobs)]).take(
+                pa.array(source))
+        manifest = dataclasses.replace(self._manifest, next_point_id=first_id,
+                                       segments=[*self._manifest.segments, *entries])
+        self._appends_since_compaction += len(entries)
         compact = self._appends_since_compaction >= self.compact_every
         try:
-            with self._disk_errors(f"the manifest entry of {name}"):
-                self._commit(manifest, front, front_obj, compact=compact)
-        except ArchiveError:  # not committed: the segment is the write in flight, discard it
-            with contextlib.suppress(OSError):
-                (self.run_dir / self._manifest.segment_rel(name)).unlink()
+            with self._disk_errors(f"the manifest entry of {names}"):
+                self._commit(manifest, front, front_obj, compact=compact, new=entries)
+        except ArchiveError:  # not committed: the segments are the write in flight, discard
+            for path in paths:
+                with contextlib.suppress(OSError):
+                    path.unlink()
             raise
-        if key is not None:
-            self._committed.setdefault(key, entry)
-        return AppendResult(name, rows, rejected, accepted, front.num_rows, ids)
+        self._number = number
+        for e in entries:
+            if e.key is not None:
+                self._committed.setdefault(e.key, e)
+        return results
+
+    def _next_number(self) -> int:
+        """The next segment number (computed once from the manifest, then counted)."""
+        if getattr(self, "_number", None) is None:
+            self._number = self._manifest.next_segment_number
+        return self._number
 
     def _commit(
-        self, manifest: Manifest, front: pa.Table, front_obj: np.ndarray, *, compact: bool
+        self, manifest: Manifest, front: pa.Table, front_obj: np.ndarray, *, compact: bool,
+        new: Sequence[SegmentEntry] = (),
     ) -> None:
-        """Optionally write front.arrow, then replace the manifest; update memory last."""
+        """Commit ``new`` entries: by the journal, or, when compaction is due, by writing
+        front.arrow and replacing the manifest (which empties the journal); memory last."""
         if len(front.column("point_id").chunks) > 8:
             front = front.combine_chunks()
         if compact:
@@ -748,12 +849,43 @@ class Store:
                 excluded=self._excluded,
                 created=_iso(_now()),
             )
-        atomic_write_json(self._archive / MANIFEST_JSON, manifest.to_dict())
+        if compact:
+            atomic_write_json(self._archive / MANIFEST_JSON, manifest.to_dict())
+            self._drop_journal()
+        else:
+            self._journal(new, manifest.next_point_id)
         if compact and (self.run_dir / CHECKPOINT_DIR).is_dir():  # networks: the manifest
             collect_garbage(self.run_dir, front.column("params_ref").to_pylist())  # is out
         self._manifest, self._front, self._front_obj = manifest, front, front_obj
         if compact:
             self._appends_since_compaction = 0
+
+    def _journal(self, entries: Sequence[SegmentEntry], next_point_id: int) -> None:
+        """Append the commit of ``entries`` to ``archive/manifest.log`` and fsync it."""
+        path = self._archive / MANIFEST_LOG
+        fd = getattr(self, "_journal_fd", None)
+        if fd is None:
+            created = not path.exists()
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            self._journal_fd = fd
+            if created:
+                fsync_dir(self._archive)
+        data = b"".join(journal_line(e, next_point_id) for e in entries)
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+
+    def _drop_journal(self) -> None:
+        """The manifest now lists every entry: the journal is emptied."""
+        fd = getattr(self, "_journal_fd", None)
+        if fd is not None:
+            os.close(fd)
+            self._journal_fd = None
+        path = self._archive / MANIFEST_LOG
+        if path.exists():
+            path.unlink()
+            fsync_dir(self._archive)
 
     def _write_front_and_manifest(self) -> None:
         manifest = dataclasses.replace(self._manifest, segments=list(self._manifest.segments))
@@ -832,6 +964,10 @@ class Store:
             )
         finally:
             self._closed = True
+            fd = getattr(self, "_journal_fd", None)
+            if fd is not None:
+                os.close(fd)
+                self._journal_fd = None
             self._lock.release()
             self._finalizer.detach()
 
@@ -882,6 +1018,37 @@ def _quarantine(path: Path, folder: Path) -> str:
         target = folder / f"{path.stem}~{n}{path.suffix}"
     os.replace(path, target)
     return str(target)
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """An append checked and built, not yet written."""
+
+    table: pa.Table
+    key: tuple[int, int] | None
+    rejected: int
+
+
+_POOL: Any = None
+
+
+def _write_all(files: Sequence[tuple[Path, Any]]) -> None:
+    """Write files atomically and durably in parallel threads (their fsyncs overlap, so the
+    file system commits them together); the caller fsyncs their directory once."""
+    global _POOL
+    if len(files) == 1:
+        atomic_write_bytes(files[0][0], files[0][1], sync_dir=False)
+        return
+    if _POOL is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _POOL = ThreadPoolExecutor(max_workers=16, thread_name_prefix="paretoray-fsync")
+    futures = [_POOL.submit(atomic_write_bytes, path, data, sync_dir=False)
+               for path, data in files]
+    errors = [f.exception() for f in futures]
+    for err in errors:
+        if err is not None:
+            raise err
 
 
 def _serialize(table: pa.Table) -> pa.Buffer:

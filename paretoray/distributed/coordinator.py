@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from paretoray import indicators
+from paretoray._faults import fault_point
 from paretoray.archive import ParetoSet, Store
 from paretoray.distributed.idle import IdleRule
 from paretoray.distributed.messages import (
@@ -57,6 +58,9 @@ log = logging.getLogger("paretoray.coordinator")
 #: Commits between two rewrites of ``front.arrow`` (a cache: readers merge the segments
 #: it does not cover yet). Rewriting it per commit made every commit O(front).
 COMPACT_EVERY = 64
+
+#: Seconds the actor waits after the first offer of a group for others to join it.
+GROUP_WAIT_S = 0.002
 
 
 class Coordinator(Protocol):
@@ -138,6 +142,7 @@ class CoordinatorCore:
             self._started = set(range(self.n_shards))
         self._global_round = min(state.rounds, default=self._first_round)
         self._offers = 0
+        self._groups = 0
         self._session_decisions: dict[str, int] = {}
 
     # ------------------------------------------------------------------ the protocol
@@ -188,18 +193,31 @@ class CoordinatorCore:
 
     def offer(self, offer: Offer) -> Receipt:
         """Commit a shard's points of one round, exactly once per ``(shard, round)``."""
+        return self.offer_many([offer])[0]
+
+    def offer_many(self, offers: list[Offer]) -> list[Receipt]:
+        """Commit offers that arrived together in one group commit (one sync for all).
+
+        Each is committed exactly once per ``(shard, round)``: a replay (a worker restarted
+        from an older checkpoint, or an offer Ray re-sends to a restarted coordinator) is
+        answered from the manifest without writing.
+        """
+        receipts: list[Receipt | None] = [None] * len(offers)
+        todo = []
+        for i, o in enumerate(offers):
+            known = self._receipts.get((int(o.shard), int(o.round)))
+            if known is not None:
+                receipts[i] = _as_duplicate(known)
+            else:
+                todo.append(i)
+        results = self.store.append_many([_request(offers[i]) for i in todo])
+        self._groups += bool(todo)
+        for i, result in zip(todo, results, strict=True):
+            receipts[i] = self._after_commit(offers[i], result)
+        return [r for r in receipts if r is not None]
+
+    def _after_commit(self, offer: Offer, result: Any) -> Receipt:
         key = (int(offer.shard), int(offer.round))
-        if key in self._receipts:
-            return _as_duplicate(self._receipts[key])
-        result = self.store.append(
-            np.asarray(offer.objectives, dtype=float),
-            preference=np.asarray(offer.preference, dtype=float),
-            x=None if offer.x is None else np.asarray(offer.x, dtype=float),
-            round=key[1], shard=key[0], member=np.asarray(offer.member),
-            algorithm=offer.algorithm, step=offer.step,
-            **({} if offer.params is None and offer.metrics is None
-               else {"params": offer.params, "metrics": offer.metrics}),
-        )
         if getattr(result, "duplicate", False):
             # committed by an earlier life of this coordinator: the manifest knows it
             receipt = Receipt(result.accepted, result.rejected, result.front_size,
@@ -216,6 +234,7 @@ class CoordinatorCore:
                          "nonfinite": offer.stats.nonfinite,
                          "engine_s": offer.stats.engine_s, "node": offer.stats.node})
         self._offers += 1
+        fault_point("after_commit")
         decision = self.idle.decide(shard, int(result.accepted))
         if decision == "reaim" and not self._reaim(shard):
             decision = "continue"
@@ -226,6 +245,7 @@ class CoordinatorCore:
         if decision == "stop" or rnd + 1 >= self._last_round:
             self._stopped.add(shard)
         progress = self._maybe_complete_round()
+        fault_point("after_adapt")
         receipt = Receipt(int(result.accepted), int(result.rejected), int(result.front_size),
                           decision=decision, progress=progress)
         self._receipts[key] = receipt
@@ -236,6 +256,7 @@ class CoordinatorCore:
         hv, igd = self._indicators(front)
         return Summary(front_size=len(front), hypervolume=hv, igd=igd,
                        rounds=tuple(self.state.rounds), offers=self._offers,
+                       groups=self._groups,
                        decisions=dict(self._session_decisions))
 
     def front(self) -> ParetoSet:
@@ -349,6 +370,19 @@ class CoordinatorCore:
                 self._set_prefs(lo, new[lo:hi])
 
 
+def _request(offer: Offer) -> dict[str, Any]:
+    """The store's append arguments for an offer."""
+    request: dict[str, Any] = {
+        "objectives": np.asarray(offer.objectives, dtype=float),
+        "preference": np.asarray(offer.preference, dtype=float),
+        "x": None if offer.x is None else np.asarray(offer.x, dtype=float),
+        "round": int(offer.round), "shard": int(offer.shard),
+        "member": np.asarray(offer.member), "algorithm": offer.algorithm, "step": offer.step}
+    if offer.params is not None or offer.metrics is not None:
+        request.update(params=offer.params, metrics=offer.metrics)
+    return request
+
+
 def _as_duplicate(receipt: Receipt) -> Receipt:
     return Receipt(receipt.accepted, receipt.rejected, receipt.front_size, duplicate=True)
 
@@ -398,7 +432,12 @@ def coordinator_actor(name: str, namespace: str | None = None, *, max_restarts: 
 
 
 class _ActorCore:
-    """:class:`CoordinatorCore` as an actor whose constructor never fails.
+    """:class:`CoordinatorCore` as an asyncio actor: group commits, and a constructor that
+    never fails.
+
+    Offers are queued and committed in groups (:meth:`CoordinatorCore.offer_many`): while
+    one group is being written, the offers of other shards wait in Ray's queue and form the
+    next group, so the syncs per second stay constant as the shards grow in number.
 
     A refusal while opening the run (another writer holds the lock, a damaged run
     directory) is kept and raised by every call instead: raised from the constructor it
@@ -410,6 +449,8 @@ class _ActorCore:
 
         self._core: CoordinatorCore | None = None
         self._error: ParetorayError | None = None
+        self._queue: list[tuple[Offer, Any]] = []
+        self._draining = False
         try:
             self._core = CoordinatorCore(plan)
         except ParetorayError as exc:
@@ -427,8 +468,32 @@ class _ActorCore:
     def next_round(self, shard: int, round: int) -> RoundPlan:
         return self._get().next_round(shard, round)
 
-    def offer(self, offer: Offer) -> Receipt:
-        return self._get().offer(offer)
+    async def offer(self, offer: Offer) -> Receipt:
+        """Queue the offer; offers that arrive while a group is being committed are
+        committed together in the next group (one sync for all of them)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        done = loop.create_future()
+        self._queue.append((offer, done))
+        if not self._draining:
+            self._draining = True
+            loop.call_later(GROUP_WAIT_S, self._drain)
+        return await done
+
+    def _drain(self) -> None:
+        batch, self._queue = self._queue, []
+        self._draining = False
+        try:
+            receipts = self._get().offer_many([o for o, _ in batch])
+        except Exception as exc:
+            for _, done in batch:
+                if not done.done():
+                    done.set_exception(exc)
+            return
+        for (_, done), receipt in zip(batch, receipts, strict=True):
+            if not done.done():
+                done.set_result(receipt)
 
     def summary(self) -> Summary:
         return self._get().summary()

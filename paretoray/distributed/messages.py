@@ -314,6 +314,7 @@ class Summary:
         rounds: Rounds committed per shard (the next round each would run).
         offers: Offers committed in this session.
         decisions: Count of each idle-rule decision in this session.
+        groups: Group commits in this session (``offers / groups`` offers shared a sync).
     """
 
     front_size: int
@@ -322,3 +323,4 @@ class Summary:
     rounds: tuple[int, ...]
     offers: int
     decisions: dict[str, int]
+    groups: int = 0
