@@ -325,7 +325,7 @@ def _signature(loc: Location) -> str:
     import pyarrow.fs as pafs
 
     infos = loc.fs.get_file_info([loc.path(r) for r in ("run.json", "archive/manifest.json",
-                                                         "state.json")])
+                                                         "archive/manifest.log", "state.json")])
     infos += loc.fs.get_file_info(pafs.FileSelector(loc.path("state"), allow_not_found=True))
     return "|".join(f"{i.base_name}:{i.size}:{i.mtime_ns}" for i in infos)
 
