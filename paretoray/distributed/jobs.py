@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib.metadata
+import logging
 import os
 import shlex
 import shutil
@@ -44,6 +45,8 @@ MODES = ("py_modules", "working_dir", "pip")
 #: Seconds the first request to the dashboard may take before the address is called unreachable.
 CONNECT_TIMEOUT_S = 5.0
 _EXCLUDES = ["__pycache__", "*.pyc", "*.so", "*.egg-info"]
+_CHATTY = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging",
+           "ray.dashboard.modules.job.sdk")
 
 
 def submit(
@@ -224,6 +227,8 @@ def connect(address: str):
                              "default).") from None
     from ray.job_submission import JobSubmissionClient
 
+    for name in _CHATTY:  # "Uploading package ...", "WebSocket closed ...": not the user's news
+        logging.getLogger(name).setLevel(logging.WARNING)
     return _call(address, lambda: JobSubmissionClient(address, headers=headers))
 
 
