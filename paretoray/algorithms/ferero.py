@@ -160,6 +160,9 @@ class FERERO(Weighting):
         y = _solve_dual(torch.einsum("prm,pmn,psn->prs", M, G, M), c, q,
                         [*range(q), *range(r - n_g, r)])
         lam = torch.einsum("pr,prm->pm", y, M)
+        # All gradients zero: nothing can move (the dual is unbounded along lam_h).
+        still = G.diagonal(dim1=-2, dim2=-1).sum(-1) == 0  # NaN Gram rows stay NaN
+        lam = torch.where(still[:, None], 0.0, lam)
         return lam.to(dtype=values.dtype, device=values.device)
 
 

@@ -108,6 +108,17 @@ def test_ray_complement_is_orthonormal_and_orthogonal_to_the_ray():
     assert torch.einsum("pqm,pm->pq", B, prefs).abs().max() < 1e-12
 
 
+def test_degenerate_gram_matrices():
+    """Zero, duplicated or opposed gradients: finite weights; none at all when all are 0."""
+    values, prefs, _ = random_inputs(4, 3, seed=8)
+    J = torch.randn(4, 3, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    J[1, 1] = J[1, 0]
+    J[2, 1] = -J[2, 0]
+    J[3] = 0
+    alpha = FERERO()(values.abs() + 0.1, prefs, gram=J @ J.mT)
+    assert torch.isfinite(alpha).all() and (alpha[3] == 0).all()
+
+
 def test_registry_and_errors():
     assert isinstance(algorithms.get("ferero"), FERERO)
     assert FERERO.category == "finite set"
