@@ -1,6 +1,6 @@
 """CAGrad: conflict-averse gradient descent.
 
-[Liu2021]_ (Algorithm 1, its dual Eq. 5): with ``g_0`` the mean gradient and
+[Liu2021]_ (Algorithm 1 and its dual problem): with ``g_0`` the mean gradient and
 ``phi = c^2 ||g_0||^2``, the update maximizes the worst objective's improvement in a ball
 around ``g_0``; its dual is
 

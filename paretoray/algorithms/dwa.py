@@ -1,6 +1,6 @@
 """DWA: dynamic weight average -- weight each objective by how slowly it has been falling.
 
-[Liu2019]_ (Eq. 7): with the loss ratios ``r_i(t-1) = L_i(t-1) / L_i(t-2)`` of the two
+[Liu2019]_: with the loss ratios ``r_i(t-1) = L_i(t-1) / L_i(t-2)`` of the two
 previous steps,
 
     alpha_i(t) = K exp(r_i(t-1) / T) / sum_j exp(r_j(t-1) / T),

@@ -7,7 +7,7 @@ problem
 
 (relative preferences: the ordering cone of ``A``, ``A = I`` is Pareto order; absolute
 preferences: constraints on the objective values) and steps along ``d = -J^T lambda``, the
-solution of its direction subprogram (Sec. 3, Eq. 6 of the paper; ``get_d_ferero`` of the
+solution of its direction subprogram (in the form of ``get_d_ferero`` in the
 reference code)
 
     min_d  max_i (A J d)_i + ||d||^2 / 2   s.t.  B_h J d = -c_h B_h F,

@@ -1,6 +1,6 @@
 """IMTL-G: impartial MTL, the gradient part -- equal projections of the step on every gradient.
 
-[Liu2021]_ (Sec. 3.2) picks the combination ``d = J^T alpha``, ``sum alpha = 1``, whose
+[Liu2021]_ picks the combination ``d = J^T alpha``, ``sum alpha = 1``, whose
 projection onto every unit gradient ``u_i = g_i / ||g_i||`` is the same. In Gram form
 ([Quinton2024]_, which extends it to linearly dependent gradients with a pseudo-inverse):
 

@@ -1,6 +1,6 @@
 """Nash-MTL: the Nash bargaining solution between the objectives.
 
-[Navon2022]_ (Sec. 3, Claim 3.1): the update ``d = J^T alpha`` with ``alpha > 0`` solving
+[Navon2022]_ (Algorithm 1): the update ``d = J^T alpha`` with ``alpha > 0`` solving
 
     G alpha = 1 / alpha   (entrywise),
 

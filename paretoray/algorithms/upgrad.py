@@ -1,6 +1,6 @@
 """UPGrad: project every objective gradient onto the dual cone of all of them, then average.
 
-Jacobian descent's unconflicting projection of gradients [Quinton2024]_ (Sec. 4, Eq. 4):
+Jacobian descent's unconflicting projection of gradients [Quinton2024]_:
 with ``pi_J`` the projection onto the dual cone ``{d : J d >= 0}``,
 
     d = sum_i w_i pi_J(g_i),    pi_J(J^T u) = J^T v,  v = argmin_{v >= u} v^T G v,

@@ -1,4 +1,4 @@
-"""DWA: the paper's formula (Eq. 7) on a given loss history, per member; its state."""
+"""DWA: the paper's weighting formula on a given loss history, per member; its state."""
 
 from __future__ import annotations
 

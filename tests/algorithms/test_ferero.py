@@ -38,8 +38,8 @@ def off_front(F: torch.Tensor) -> torch.Tensor:
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_reaches_the_ray_point_of_each_preference(seed):
-    """[Chen2024] Sec. 5: with the ray constraint, each member ends at the Pareto point on
-    its preference ray (computed independently by bisection along the front). From the
+    """[Chen2024]'s toy experiments: with the ray constraint, each member ends at the Pareto
+    point on its preference ray (computed independently by bisection along the front). From the
     reference code's toy starts; from starts deep in the flat region (``f_i ~ 1``) the
     members still end on their rays, but their descent along it is very slow; with
     ``lr=0.2`` the (0.9, 0.1) member overshoots into that region from some starts."""

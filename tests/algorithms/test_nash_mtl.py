@@ -22,7 +22,7 @@ def _values_prefs(p, m):
 @pytest.mark.parametrize("m", [*MS, 8])
 @pytest.mark.parametrize("scale", [1e-6, 1.0, 1e6])
 def test_bargaining_condition(m, scale):
-    """[Navon2022] Claim 3.1: the solution satisfies ``(G alpha)_i = 1 / alpha_i``."""
+    """[Navon2022]'s bargaining condition: the solution satisfies ``(G alpha)_i = 1 / alpha_i``."""
     J = jacobians(m, 1, p=8, n=m + 3)
     G = scale * J @ J.mT
     alpha = NashMTL(max_norm=0)(*_values_prefs(8, m), gram=G)
