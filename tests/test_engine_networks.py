@@ -8,7 +8,7 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from paretoray import problems
+from paretoray import algorithms, problems
 from paretoray.algorithms.base import Weighting
 from paretoray.engine import Engine
 from paretoray.errors import ConfigError, ShapeError
@@ -184,3 +184,22 @@ def test_minibatches_advance_every_step() -> None:
         seen.append(eng._net.sampler._perm[eng._net.sampler._pos:eng._net.sampler._pos + 8])
         eng.step()
     assert sorted(torch.cat(seen).tolist()) == list(range(32))
+
+
+@pytest.mark.parametrize("name", algorithms.names())
+def test_every_weighting_steps_a_network_population(name: str) -> None:
+    # every registered weighting goes through the network path (Gram or not) and moves
+    # every member by a finite step (set methods such as som / tch_set may leave a member
+    # that serves no objective where it is: there, some member moves)
+    prob = _problem()
+    eng = Engine(prob, name, _prefs(4), lr=1e-2, dtype=torch.float64, device="cpu", seed=0)
+    before = eng.member_params(torch.arange(4))
+    eng.run(2)
+    after = eng.member_params(torch.arange(4))
+    assert eng.nan_resets == 0 and bool(eng.evaluate()[2].all())
+    moved = sum((after[k] - before[k]).flatten(1).abs().sum(1) for k in before)
+    assert bool(torch.isfinite(moved).all()), moved
+    if algorithms.get(name).per_member:
+        assert bool((moved > 0).all()), moved
+    else:
+        assert bool((moved > 0).any()), moved
