@@ -46,6 +46,7 @@ lint: $(STAMP)
 BENCH_ARGS ?= --quick
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_step.py --quick
+	OMP_NUM_THREADS=1 $(BIN)/python benchmarks/networks.py --sizes 8 32 --epochs 2
 	$(BIN)/python benchmarks/peers.py $(BENCH_ARGS)
 
 clean:
