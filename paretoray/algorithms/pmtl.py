@@ -106,8 +106,8 @@ def neighbours(prefs: Tensor, directions: Tensor, k: int | None = None) -> Tenso
 
     ``m = 2`` (and ``k`` None or 2): the angular neighbours on either side of ``u_k``
     among the distinct directions (one for the end directions). Otherwise the ``k``
-    nearest distinct directions by angle (``k = 2 (m - 1)`` by default). Cost
-    ``O(p K)`` once per set of directions.
+    nearest distinct directions by angle (``k = 2 (m - 1)`` by default; ties go to the
+    lower index). Cost ``O(p K log K)`` once per set of directions.
 
     Args:
         prefs: A `p x m`-dim tensor of the members' own directions (any positive scale).
@@ -133,7 +133,10 @@ def neighbours(prefs: Tensor, directions: Tensor, k: int | None = None) -> Tenso
         ok = torch.stack([torch.isfinite(d_lo), torch.isfinite(d_hi)], 1)
         return torch.where(ok, idx, -1)
     s = max(1, min(k, cos.shape[1]))
-    val, idx = torch.topk(torch.where(same, -torch.inf, cos), s, dim=1)
+    # a stable sort, not topk: lattices (Das-Dennis) tie many angles; the lowest index wins
+    val, idx = torch.sort(torch.where(same, -torch.inf, cos), dim=1, descending=True,
+                          stable=True)
+    val, idx = val[:, :s], idx[:, :s]
     return torch.where(torch.isfinite(val), idx, -1)
 
 
