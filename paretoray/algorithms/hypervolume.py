@@ -149,7 +149,9 @@ class HV(Weighting):
             measured by (DTLZ2, m = 3, 28 members: 97.3% of the HV-optimal set's
             hypervolume at the problem's reference, below plain Das-Dennis rays on the
             front, against >= 99% with the problem's reference point).
-        ref: The former name of ``ref_point`` (accepted; give one of the two).
+        ref: The former name of ``ref_point``, still accepted; when both are given, ``ref``
+            wins (the run's data path fills ``ref_point`` in unless the user set it, so an
+            explicit ``ref`` in the algorithm options must not be overridden).
         margin: Margin of the dynamic reference point. Keep it above ``1 / (p - 1)``: a
             reference that follows the population too closely makes the extremes' gain
             from spreading smaller than their neighbours' pull, and the population
@@ -173,10 +175,7 @@ class HV(Weighting):
                  margin: float = 0.5, normalize: bool = True, method: str = "auto",
                  mc_samples: int = 1024, seed: int = 0,
                  ref: Sequence[float] | Tensor | None = None) -> None:
-        if ref is not None and ref_point is not None:
-            raise ConfigError("Give `ref_point` or its former name `ref`, not both; got "
-                              f"ref_point={ref_point!r}, ref={ref!r}.")
-        ref_point = ref if ref_point is None else ref_point
+        ref_point = ref if ref is not None else ref_point
         if method not in _METHODS:
             raise ConfigError(f"`method` must be one of {_METHODS}; got method={method!r}.")
         if not margin > 0:

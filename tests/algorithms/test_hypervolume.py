@@ -246,8 +246,7 @@ def test_registry_flags_repr_and_errors():
     assert "ref_point=[1.0, 2.0]" in repr(w) and w.ref == [1.0, 2.0]
     assert algorithms.get("hv", ref_point=[1.0, 2.0]).ref_point == [1.0, 2.0]
     assert HV().ref_point is None  # dynamic
-    with pytest.raises(ConfigError, match="not both"):
-        HV(ref_point=[1.0, 1.0], ref=[1.0, 1.0])
+    assert HV(ref_point=[1.0, 1.0], ref=[2.0, 2.0]).ref_point == [2.0, 2.0]  # user's `ref` wins
     with pytest.raises(ConfigError, match="finite"):
         HV(ref_point=[1.0, math.inf])
     with pytest.raises(ConfigError):
