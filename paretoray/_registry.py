@@ -12,6 +12,7 @@ Only the standard library is imported here: ``import paretoray.problems`` stays 
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import inspect
 from collections.abc import Callable, Iterator, Mapping
@@ -22,7 +23,22 @@ from paretoray.errors import ConfigError, UnknownNameError
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., Any])
 
-__all__ = ["Registry", "did_you_mean"]
+__all__ = ["Registry", "did_you_mean", "registry_spec"]
+
+
+def registry_spec(obj: Any) -> tuple[str, dict[str, Any]] | None:
+    """``(name, options)`` of an object a registry built, when the options are plain data
+    (JSON-safe: they can be recorded in ``run.json``); None for anything else."""
+    import json
+
+    spec = getattr(obj, "_registry_spec", None)
+    if spec is None:
+        return None
+    try:
+        json.dumps(spec[1], allow_nan=False)
+    except (TypeError, ValueError):
+        return None
+    return spec[0], dict(spec[1])
 
 
 def did_you_mean(value: Any, allowed: list[str] | tuple[str, ...]) -> str:
@@ -80,7 +96,12 @@ class Registry(Generic[T]):
             return name  # type: ignore[return-value]
         factory = self.factory(name)  # type: ignore[arg-type]
         self.check_options(name, options)  # type: ignore[arg-type]
-        return factory(**options)
+        obj = factory(**options)
+        # what built it, so a run can record the name and options instead of the object
+        # (and a resume rebuild it): see :func:`registry_spec`
+        with contextlib.suppress(AttributeError, TypeError):
+            obj._registry_spec = (str(name).lower(), dict(options))  # type: ignore[attr-defined]
+        return obj
 
     def _passes(self, obj: Any) -> bool:
         if self.passthrough is None or isinstance(obj, str):

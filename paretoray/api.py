@@ -22,6 +22,7 @@ import numpy as np
 
 from paretoray import algorithms as _algorithms
 from paretoray import archive as _archive
+from paretoray._registry import registry_spec
 from paretoray.algorithms.base import Weighting
 from paretoray.archive import ParetoSet
 from paretoray.config import CUSTOM_PREFIX, SearchConfig
@@ -77,10 +78,14 @@ def search(
     problem_obj = _problem_object(given.get("problem"))
     algo_obj = (given.get("algorithm") if isinstance(given.get("algorithm"), Weighting)
                 else None)
-    if problem_obj is not None:
-        given["problem"] = _object_name(problem_obj)
-    if algo_obj is not None:
-        given["algorithm"] = _object_name(algo_obj)
+    for key, obj in (("problem", problem_obj), ("algorithm", algo_obj)):
+        spec = registry_spec(obj)
+        if spec is not None:  # built by the registry: the run records its name and options
+            given[key], given[f"{key}_options"] = spec
+        elif obj is not None:
+            given[key] = _object_name(obj)
+    problem_obj = None if registry_spec(problem_obj) else problem_obj
+    algo_obj = None if registry_spec(algo_obj) else algo_obj
     if config is not None:
         cfg = config.replace(**given) if given else config
     else:

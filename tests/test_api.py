@@ -1,0 +1,38 @@
+"""The faces: what search() and resume() accept and record (in-process, no Ray)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import paretoray as pr
+from paretoray import algorithms, problems
+from paretoray.errors import ConfigError
+
+SMALL = {"population": 6, "steps": 20, "steps_per_round": 10, "workers": 0,
+         "adapter": "fixed", "progress": False}
+
+
+def test_objects_from_the_registry_are_recorded_by_name_and_resume_alone(tmp_path):
+    run_dir = str(tmp_path / "reg")
+    pr.search(problems.get("dtlz2", n_obj=3, n_var=5), algorithms.get("epo"),
+              run_dir=run_dir, **SMALL)
+    with open(tmp_path / "reg" / "run.json") as fh:
+        meta = json.load(fh)
+    assert (meta["problem"], meta["config"]["problem_options"]) == (
+        "dtlz2", {"n_obj": 3, "n_var": 5})
+    assert meta["custom_problem"] is False and meta["algorithm"] == "epo"
+    front = pr.resume(run_dir, steps=10, progress=False)  # no object needed
+    assert front.n_obj == 3 and front.x.shape[1] == 5
+
+
+def test_a_truly_custom_problem_is_asked_for_again(tmp_path):
+    from paretoray.problems.wrappers import from_function
+
+    prob = from_function(lambda x: x[:, :2] ** 2, xl=-1.0, xu=1.0, n_var=2, n_obj=2)
+    run_dir = str(tmp_path / "custom")
+    pr.search(prob, "linear", run_dir=run_dir, ref_point=[2.0, 2.0], **SMALL)
+    with pytest.raises(ConfigError, match=r"custom problem.*pass it again"):
+        pr.resume(run_dir, steps=10)
+    assert len(pr.resume(run_dir, steps=10, problem=prob, progress=False)) > 0
