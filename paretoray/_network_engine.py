@@ -211,8 +211,9 @@ class NetworkPopulation:
                 v.copy_(state[f"buffer.{n}"].to(self.device, v.dtype))
         for n, leaf in self.params.items():
             prefix = f"optim.{n}."
-            opt = {k[len(prefix):]: v.to(self.device) for k, v in state.items()
-                   if k.startswith(prefix)}
+            # 0-dim entries (Adam's ``step``) stay on the CPU, where torch keeps them
+            opt = {k[len(prefix):]: v if v.dim() == 0 else v.to(self.device)
+                   for k, v in state.items() if k.startswith(prefix)}
             if opt:
                 optimizer.state[leaf] = opt
         self.sampler.load_state_dict({k[len("sampler."):]: v for k, v in state.items()

@@ -3,6 +3,8 @@ resets NaN members, and round-trips its state."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from scipy.stats import spearmanr
@@ -13,6 +15,9 @@ from paretoray.algorithms.base import Weighting
 from paretoray.engine import Engine
 from paretoray.errors import ConfigError, ShapeError
 from paretoray.problems.networks import DataSplits, NetworkProblem
+
+#: Where the populations live (``PARETORAY_TEST_DEVICE=cuda`` on a GPU machine).
+DEVICE = os.environ.get("PARETORAY_TEST_DEVICE", "cpu")
 
 
 def _mlp() -> nn.Module:
@@ -61,7 +66,7 @@ def test_one_step_equals_p_separate_modules(algorithm: str) -> None:
     prob, p = _problem(), 4
     algo = Recorder() if algorithm == "recorder" else algorithm
     eng = Engine(prob, algo, _prefs(p), lr=0.1, optimizer="sgd", dtype=torch.float64,
-                 device="cpu", seed=5)
+                 device=DEVICE, seed=5)
     start = eng.member_params(torch.arange(p))
     # the batch the engine will draw: replay its sampler's stream from a copy of its state
     from paretoray.problems.networks.data import BatchSampler
@@ -80,9 +85,9 @@ def test_one_step_equals_p_separate_modules(algorithm: str) -> None:
         J = torch.stack([torch.cat([g.flatten() for g in torch.autograd.grad(
             fi, list(m.parameters()), retain_graph=True)]) for fi in f])  # m x n
         if algorithm == "recorder":
-            torch.testing.assert_close(algo.grams[0][i], J @ J.T, rtol=1e-10, atol=1e-12)
+            torch.testing.assert_close(algo.grams[0][i].cpu(), J @ J.T, rtol=1e-10, atol=1e-12)
         w = _prefs(p)[i]
-        torch.testing.assert_close(eng.prefs[i], w)
+        torch.testing.assert_close(eng.prefs[i].cpu(), w)
         step = w @ J  # member i's direction, the per-module way
         flat_before = torch.cat([start[k][i].flatten() for k, _ in m.named_parameters()])
         flat_after = torch.cat([after[k][i].flatten() for k, _ in m.named_parameters()])
@@ -97,11 +102,12 @@ def test_epo_population_on_multi_digits_spreads_like_its_preferences() -> None:
     p = 8
     w = torch.linspace(0.05, 0.95, p, dtype=torch.float64)
     prefs = torch.stack([w, 1 - w], dim=1)
-    eng = Engine(prob, "epo", prefs, lr=3e-3, seed=0, device="cpu")
+    eng = Engine(prob, "epo", prefs, lr=3e-3, seed=0, device=DEVICE)
     eng.run(200)
     _, F, finite = eng.evaluate()
     assert bool(finite.all())
     acc = eng.heldout_metrics()
+    acc = {k: v.cpu() for k, v in acc.items()}
     rho_left = spearmanr(w.numpy(), acc["left_accuracy"].numpy()).statistic
     rho_right = spearmanr(w.numpy(), acc["right_accuracy"].numpy()).statistic
     assert rho_left <= -0.8, (rho_left, acc)
@@ -110,12 +116,12 @@ def test_epo_population_on_multi_digits_spreads_like_its_preferences() -> None:
     assert float(acc["left_accuracy"][0]) > 0.5 and float(acc["right_accuracy"][-1]) > 0.5
     assert float(acc["left_accuracy"][0] - acc["left_accuracy"][-1]) > 0.2
     # the held-out losses themselves are ordered too
-    assert spearmanr(w.numpy(), F[:, 0].numpy()).statistic >= 0.8
+    assert spearmanr(w.numpy(), F[:, 0].cpu().numpy()).statistic >= 0.8
 
 
 def test_nan_member_is_reset_counted_and_never_reported_finite() -> None:
     prob, p = _problem(), 4
-    eng = Engine(prob, "epo", _prefs(p), lr=1e-2, dtype=torch.float64, device="cpu")
+    eng = Engine(prob, "epo", _prefs(p), lr=1e-2, dtype=torch.float64, device=DEVICE)
     eng.run(2)
     fallback = eng.member_params(torch.arange(p))
     eng.fallback_params = fallback
@@ -143,13 +149,13 @@ def test_nan_member_is_reset_counted_and_never_reported_finite() -> None:
 
 def test_state_dict_round_trip_continues_identically() -> None:
     prob = _problem()
-    a = Engine(prob, "mgda", _prefs(3), lr=1e-2, dtype=torch.float64, device="cpu", seed=2)
+    a = Engine(prob, "mgda", _prefs(3), lr=1e-2, dtype=torch.float64, device=DEVICE, seed=2)
     a.run(3)
     state = a.state_dict()
     assert all(isinstance(v, torch.Tensor) for v in state.values())
     assert any(k.startswith("optim.") for k in state) and "param.0.weight" in state
     a.run(4)
-    b = Engine(prob, "mgda", _prefs(3), lr=1e-2, dtype=torch.float64, device="cpu", seed=99)
+    b = Engine(prob, "mgda", _prefs(3), lr=1e-2, dtype=torch.float64, device=DEVICE, seed=99)
     b.load_state_dict(state)
     b.run(4)
     for k, v in a.member_params(torch.arange(3)).items():
@@ -159,9 +165,9 @@ def test_state_dict_round_trip_continues_identically() -> None:
 
 def test_member_params_and_load_members_move_models_between_engines() -> None:
     prob = _problem()
-    a = Engine(prob, "linear", _prefs(4), dtype=torch.float64, device="cpu", seed=0)
+    a = Engine(prob, "linear", _prefs(4), dtype=torch.float64, device=DEVICE, seed=0)
     a.run(3)
-    b = Engine(prob, "linear", _prefs(4), dtype=torch.float64, device="cpu", seed=1)
+    b = Engine(prob, "linear", _prefs(4), dtype=torch.float64, device=DEVICE, seed=1)
     b.load_members(torch.tensor([0, 3]), a.member_params(torch.tensor([3, 1])))
     Fa, Fb = a.evaluate()[1], b.evaluate()[1]
     torch.testing.assert_close(Fb[[0, 3]], Fa[[3, 1]], rtol=0, atol=0)
@@ -173,12 +179,12 @@ def test_member_params_and_load_members_move_models_between_engines() -> None:
     with pytest.raises(ConfigError, match="for network problems"):
         Engine("zdt1", "linear", _prefs(2), device="cpu").member_params(torch.tensor([0]))
     with pytest.raises(ConfigError, match="load_members"):
-        Engine(prob, "linear", _prefs(2), device="cpu", x0=torch.zeros(2, 3))
+        Engine(prob, "linear", _prefs(2), device=DEVICE, x0=torch.zeros(2, 3))
 
 
 def test_minibatches_advance_every_step() -> None:
     prob = _problem(batch_size=8)
-    eng = Engine(prob, "linear", _prefs(2), dtype=torch.float64, device="cpu")
+    eng = Engine(prob, "linear", _prefs(2), dtype=torch.float64, device=DEVICE)
     seen = []
     for _ in range(4):  # one epoch of 32 samples in batches of 8: each sample once
         seen.append(eng._net.sampler._perm[eng._net.sampler._pos:eng._net.sampler._pos + 8])
@@ -192,7 +198,7 @@ def test_every_weighting_steps_a_network_population(name: str) -> None:
     # every member by a finite step (set methods such as som / tch_set may leave a member
     # that serves no objective where it is: there, some member moves)
     prob = _problem()
-    eng = Engine(prob, name, _prefs(4), lr=1e-2, dtype=torch.float64, device="cpu", seed=0)
+    eng = Engine(prob, name, _prefs(4), lr=1e-2, dtype=torch.float64, device=DEVICE, seed=0)
     before = eng.member_params(torch.arange(4))
     eng.run(2)
     after = eng.member_params(torch.arange(4))
