@@ -16,7 +16,8 @@ import math
 import os
 import shutil
 import time
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,6 +29,9 @@ from paretoray.archive import ParetoSet
 from paretoray.config import CUSTOM_PREFIX, SearchConfig
 from paretoray.errors import ArchiveError, ConfigError
 from paretoray.problems.base import Problem
+
+if TYPE_CHECKING:
+    from paretoray.distributed.messages import RoundProgress
 
 
 def search(
@@ -42,6 +46,7 @@ def search(
     seed: int | None = None,
     address: str | None = None,
     config: SearchConfig | None = None,
+    callbacks: Sequence[Callable[[RoundProgress], Any]] = (),
     **options: Any,
 ) -> ParetoSet:
     """Find a Pareto set: a population of preference-steered members, archived on disk.
@@ -60,6 +65,10 @@ def search(
         seed: Seeds starting points and adapters.
         address: A Ray cluster address; embedded local Ray when None.
         config: A :class:`SearchConfig`; keyword arguments given here override it.
+        callbacks: Functions called in this process after every completed round (every
+            active shard committed it) with a
+            :class:`~paretoray.distributed.messages.RoundProgress` (round, front size,
+            hypervolume, IGD) -- Optuna's per-trial callbacks, per round.
         **options: Any other :class:`SearchConfig` field (``lr``, ``steps_per_round``,
             ``problem_options``, ``algorithm_options``, ``ref_point``...).
 
@@ -119,7 +128,7 @@ def search(
                      create=True, meta=meta)
     existed = os.path.exists(run_dir)
     try:
-        return _execute(plan, cfg)
+        return _execute(plan, cfg, callbacks)
     except BaseException:
         _discard_if_empty(run_dir, existed)
         raise
@@ -134,6 +143,7 @@ def resume(
     problem: Problem | None = None,
     algorithm: Weighting | None = None,
     progress: bool | None = None,
+    callbacks: Sequence[Callable[[RoundProgress], Any]] = (),
 ) -> ParetoSet:
     """Continue a run from its archive and last reference vectors, refining its front.
 
@@ -150,6 +160,7 @@ def resume(
             in ``run.json`` is never used: a run directory is data, not instructions.
         problem, algorithm: The objects, when the run was made with custom ones.
         progress: Override the run's progress setting.
+        callbacks: As in :func:`search`.
 
     Returns:
         The :class:`ParetoSet` of the whole run after this session.
@@ -187,7 +198,7 @@ def resume(
     prefs = np.asarray(meta.get("initial_prefs", []), dtype=float)
     plan = _run_plan(cfg, problem_f, algorithm_f, prob, algo, prefs, ref, steps,
                      create=False, meta={})
-    return _execute(plan, cfg)
+    return _execute(plan, cfg, callbacks)
 
 
 def open(run_dir: str) -> ParetoSet:
@@ -196,12 +207,14 @@ def open(run_dir: str) -> ParetoSet:
 
 
 # ---------------------------------------------------------------------- helpers
-def _execute(plan: Any, cfg: SearchConfig) -> ParetoSet:
+def _execute(plan: Any, cfg: SearchConfig,
+             callbacks: Sequence[Callable[[RoundProgress], Any]] = ()) -> ParetoSet:
     """The one execution path of :func:`search` and :func:`resume`."""
     from paretoray.distributed.runner import run_session
 
     try:
-        outcome = run_session(plan, cfg, _ray_settings(cfg), progress=bool(cfg.progress))
+        outcome = run_session(plan, cfg, _ray_settings(cfg), progress=bool(cfg.progress),
+                              callbacks=tuple(callbacks))
     except KeyboardInterrupt:
         raise KeyboardInterrupt(
             f"search interrupted; every committed round is in {plan.run_dir!r}. Continue "
@@ -222,6 +235,12 @@ def _run_plan(cfg: SearchConfig, problem_f: Any, algorithm_f: Any, prob: Problem
     reaim_after = getattr(sched, "reaim_after", 2) if sched is not None else 2
     stop_after = (getattr(sched, "stop_after_idle_rounds", None) if sched is not None
                   else getattr(cfg, "stop_after_idle_rounds", None))
+    termination = sched.termination() if sched is not None else None
+    if ref is None and getattr(sched, "hv_stall_rounds", None) is not None:
+        raise ConfigError(
+            f"scheduler.hv_stall_rounds={sched.hv_stall_rounds} needs a reference point to "
+            f"measure the hypervolume, and {prob!r} has none: set ref_point=[...] (one value "
+            "per objective, worse than every point you care about).")
     return RunPlan(
         run_dir=str(cfg.run_dir), config=cfg.to_dict(), problem=problem_f,
         algorithm=algorithm_f, n_obj=prob.n_obj, n_var=getattr(prob, "n_var", None),
@@ -230,7 +249,8 @@ def _run_plan(cfg: SearchConfig, problem_f: Any, algorithm_f: Any, prob: Problem
         meta=meta, coupled=not algo.per_member, true_front=true_front,
         reaim_after=reaim_after, stop_after=stop_after, adapter=cfg.adapter,
         adapter_options=dict(cfg.adapter_options), seed=int(cfg.seed),
-        network=bool(getattr(type(prob), "is_network", False)))
+        network=bool(getattr(type(prob), "is_network", False)), termination=termination,
+        steps_per_round=min(int(cfg.steps_per_round), int(steps)))
 
 
 def _ray_settings(cfg: SearchConfig) -> Any:

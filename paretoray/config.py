@@ -187,10 +187,35 @@ class SchedulerConfig(_Frozen):
             at the front's largest gaps (>= 1); None never re-aims.
         stop_after_idle_rounds: Rounds in a row with no accepted point before the shard
             is stopped (>= 1); None never stops.
+        max_seconds: Stop the whole search after this many seconds of a session (> 0);
+            None: no time budget.
+        max_evaluations: Stop after this many member-steps in a session (>= 1); None: none.
+        hv_stall_rounds: Stop when the front's hypervolume rose by at most
+            ``hv_stall_tol`` (relative) over this many rounds (>= 1; needs a reference
+            point); None: never.
+        hv_stall_tol: The relative rise that still counts as a stall (>= 0).
     """
 
     reaim_after: Annotated[ExactInt, Field(ge=1)] | None = 2
     stop_after_idle_rounds: Annotated[ExactInt, Field(ge=1)] | None = None
+    max_seconds: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = None
+    max_evaluations: Annotated[ExactInt, Field(ge=1)] | None = None
+    hv_stall_rounds: Annotated[ExactInt, Field(ge=1)] | None = None
+    hv_stall_tol: Annotated[float, Field(ge=0, allow_inf_nan=False)] = 1e-6
+
+    def termination(self) -> Any:
+        """The stopping rules these fields ask for (a :class:`~paretoray.termination.AnyOf`),
+        or None."""
+        from paretoray import termination as t
+
+        rules: list[t.Termination] = []
+        if self.max_seconds is not None:
+            rules.append(t.MaxTime(float(self.max_seconds)))
+        if self.max_evaluations is not None:
+            rules.append(t.MaxEvaluations(int(self.max_evaluations)))
+        if self.hv_stall_rounds is not None:
+            rules.append(t.HypervolumeStall(int(self.hv_stall_rounds), float(self.hv_stall_tol)))
+        return t.AnyOf(*rules) if rules else None
 
 
 # ---------------------------------------------------------------- registries (lazy)

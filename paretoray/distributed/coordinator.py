@@ -143,6 +143,9 @@ class CoordinatorCore:
         self._global_round = min(state.rounds, default=self._first_round)
         self._offers = 0
         self._groups = 0
+        self._evaluations = 0
+        self._hv_history: list[float] = []
+        self._session_start = time.time()
         self._session_decisions: dict[str, int] = {}
 
     # ------------------------------------------------------------------ the protocol
@@ -157,6 +160,9 @@ class CoordinatorCore:
         self._first_round = self._global_round = first
         self._last_round = first + int(rounds)
         self._started = set()
+        self._session_start = time.time()
+        self._evaluations = 0
+        self._hv_history = []
         self.state.sessions += 1
         self.state.open_session = [first, self._last_round]
         lineage = list(self.store.meta.get("lineage", []))
@@ -234,6 +240,8 @@ class CoordinatorCore:
                          "nonfinite": offer.stats.nonfinite,
                          "engine_s": offer.stats.engine_s, "node": offer.stats.node})
         self._offers += 1
+        a, b = self.state.shards[shard]
+        self._evaluations += (b - a) * self.plan.steps_per_round
         fault_point("after_commit")
         decision = self.idle.decide(shard, int(result.accepted))
         if decision == "reaim" and not self._reaim(shard):
@@ -284,7 +292,27 @@ class CoordinatorCore:
         front = self.store.front()
         self._adapt(front, done - 1)
         hv, igd = self._indicators(front)
+        self._check_termination(done, hv)
         return RoundProgress(round=done, front_size=len(front), hypervolume=hv, igd=igd)
+
+    def _check_termination(self, done: int, hv: float | None) -> None:
+        """Apply the run's stopping rules once every active shard has finished a round:
+        a rule that says stop ends the session after this round, on every shard."""
+        rule = self.plan.termination
+        if hv is not None:
+            self._hv_history.append(hv)
+        if rule is None:
+            return
+        from paretoray.termination import Status
+
+        status = Status(round=done - self._first_round, evaluations=self._evaluations,
+                        seconds=time.time() - self._session_start,
+                        hypervolumes=tuple(self._hv_history))
+        if rule.should_stop(status) and done < self._last_round:
+            self._last_round = done
+            for s in range(self.n_shards):
+                self._record_decision("terminate", s, f"stopping rule {rule!r} after "
+                                      f"round {done - 1}")
 
     def _indicators(self, front: ParetoSet) -> tuple[float | None, float | None]:
         if len(front) == 0:

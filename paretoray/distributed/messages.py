@@ -82,6 +82,9 @@ class RunPlan:
         adapter, adapter_options: How preference vectors move between rounds.
         seed: The run's seed.
         network: The problem trains networks (workers take a GPU share where GPUs exist).
+        termination: Stopping rules checked after every completed round
+            (:mod:`paretoray.termination`), or None.
+        steps_per_round: Engine steps per round (counts evaluations for the rules).
     """
 
     run_dir: str
@@ -104,6 +107,8 @@ class RunPlan:
     adapter_options: dict[str, Any] = field(default_factory=dict)
     seed: int = 0
     network: bool = False
+    termination: Any = None
+    steps_per_round: int = 1
 
 
 @dataclass(frozen=True)

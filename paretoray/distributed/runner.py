@@ -21,7 +21,7 @@ import socket
 import stat
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,13 @@ import torch
 
 from paretoray.archive import ParetoSet
 from paretoray.distributed.coordinator import CoordinatorCore
-from paretoray.distributed.messages import RunPlan, SessionPlan, SessionStart, Summary
+from paretoray.distributed.messages import (
+    RoundProgress,
+    RunPlan,
+    SessionPlan,
+    SessionStart,
+    Summary,
+)
 from paretoray.distributed.worker import run_shard
 from paretoray.errors import ConfigError, ParetorayError
 from paretoray.progress import Progress
@@ -82,11 +88,14 @@ def session_plan(plan: RunPlan, start: SessionStart, cfg: Any) -> SessionPlan:
         seed=int(cfg.seed), device=str(cfg.device), checkpoint_every=int(cfg.checkpoint_every))
 
 
-def run_session(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool) -> Outcome:
-    """Run one session of ``plan``: in-process when ``cfg.workers == 0``, else on Ray."""
+def run_session(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool,
+                callbacks: tuple[Callable[[RoundProgress], Any], ...] = ()) -> Outcome:
+    """Run one session of ``plan``: in-process when ``cfg.workers == 0``, else on Ray.
+
+    ``callbacks`` are called in this process with each completed round's progress."""
     if int(cfg.workers) == 0:
-        return run_local(plan, cfg, progress=progress)
-    return run_on_ray(plan, cfg, settings, progress=progress)
+        return run_local(plan, cfg, progress=progress, callbacks=callbacks)
+    return run_on_ray(plan, cfg, settings, progress=progress, callbacks=callbacks)
 
 
 # ---------------------------------------------------------------------- in-process
@@ -105,7 +114,8 @@ def torch_threads(n: int) -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def run_local(plan: RunPlan, cfg: Any, *, progress: bool) -> Outcome:
+def run_local(plan: RunPlan, cfg: Any, *, progress: bool,
+              callbacks: tuple[Callable[[RoundProgress], Any], ...] = ()) -> Outcome:
     """Run a session in this process, without Ray."""
     table = Progress(progress)
     core = CoordinatorCore(plan)
@@ -116,6 +126,7 @@ def run_local(plan: RunPlan, cfg: Any, *, progress: bool) -> Outcome:
         def report(metrics: dict[str, Any], state: dict[str, Any] | None) -> None:
             _progress_row(table, metrics, steps_per_s=float(metrics["steps_per_s"]),
                           span=(session.first_round, session.last_round))
+            _call_back(callbacks, metrics)
 
         with torch_threads(1):
             run_shard(session, 0, core, report)
@@ -123,6 +134,18 @@ def run_local(plan: RunPlan, cfg: Any, *, progress: bool) -> Outcome:
         return Outcome(summary, front, dict(summary.decisions))
     finally:
         core.close()
+
+
+def _call_back(callbacks: tuple[Callable[[RoundProgress], Any], ...],
+               metrics: dict[str, Any]) -> None:
+    if not callbacks or metrics.get("progress_round") is None:
+        return
+    status = RoundProgress(round=int(metrics["progress_round"]),
+                           front_size=int(metrics["progress_front_size"]),
+                           hypervolume=metrics.get("progress_hypervolume"),
+                           igd=metrics.get("progress_igd"))
+    for callback in callbacks:
+        callback(status)
 
 
 def _progress_row(table: Progress, metrics: dict[str, Any], *, steps_per_s: float,
@@ -222,7 +245,8 @@ def _check_not_locked(run_dir: str) -> None:
     lock.release()
 
 
-def run_on_ray(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool) -> Outcome:
+def run_on_ray(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool,
+               callbacks: tuple[Callable[[RoundProgress], Any], ...] = ()) -> Outcome:
     """Run a session as a Ray Tune experiment, one trial per shard.
 
     The coordinator is a named Ray actor pinned to this node (it writes the run
@@ -276,7 +300,7 @@ def run_on_ray(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool
                 failure_config=tune.FailureConfig(max_failures=settings.max_failures),
                 checkpoint_config=tune.CheckpointConfig(num_to_keep=2), verbose=0,
                 callbacks=[_progress_callback(progress, (session.first_round,
-                                                         session.last_round))],
+                                                         session.last_round), callbacks)],
             ),
         )
         results = tuner.fit()
@@ -347,7 +371,8 @@ def _unwrap(call: Any) -> Any:
         raise
 
 
-def _progress_callback(enabled: bool, span: tuple[int, int]):
+def _progress_callback(enabled: bool, span: tuple[int, int],
+                       callbacks: tuple[Callable[[RoundProgress], Any], ...] = ()):
     """A Tune callback printing one progress row per completed global round, from the
     trials' results alone (no remote calls on Tune's event loop)."""
     from ray import tune
@@ -360,5 +385,6 @@ def _progress_callback(enabled: bool, span: tuple[int, int]):
         def on_trial_result(self, iteration, trials, trial, result, **info):
             self.speed[trial.trial_id] = float(result.get("steps_per_s", 0.0))
             _progress_row(self.table, result, steps_per_s=sum(self.speed.values()), span=span)
+            _call_back(callbacks, result)
 
     return _ProgressCallback()
