@@ -219,15 +219,17 @@ def test_worker_node_removed_mid_run(cluster, tmp_path):
     thread, box = _in_thread(lambda: pr.search(run_dir=run_dir, **LONG))
     before = _wait_for_commits(run_dir, 4, thread)
     lost = {n for n in _alive_nodes() if n != head}
+    running = thread.is_alive()
     cluster.remove_node(victim)
-    assert len(before) < len(_expected_keys(LONG)), "the search ended before the node left"
+    assert running and len(before) < len(_expected_keys(LONG)), "the search ended first"
     _finish(thread, box)
 
     _assert_each_round_once(run_dir, LONG)
     _assert_kept(run_dir, before)
+    # the shard that lost its node went on, from the head, where its rounds were left off
     placed = _commit_nodes(run_dir)
-    assert any(n in lost for v in placed.values() for n in v), (placed, lost)
-    assert any(head in v for v in placed.values())
+    moved = [s for s, v in placed.items() if v & lost and head in v]
+    assert moved, (placed, lost)
 
 
 def test_coordinator_killed_mid_run(cluster, tmp_path):
@@ -240,8 +242,9 @@ def test_coordinator_killed_mid_run(cluster, tmp_path):
              if a["name"].startswith("paretoray-coordinator-")]
     assert len(names) == 1, names
     actor = ray.get_actor(names[0]["name"], namespace=names[0]["namespace"])
-    ray.kill(actor, no_restart=False)
-    assert len(before) < len(_expected_keys(LONG)), "the search ended before the kill"
+    running = thread.is_alive()
+    ray.kill(actor, no_restart=False)  # Ray restarts it; it reloads from the run directory
+    assert running and len(before) < len(_expected_keys(LONG)), "the search ended first"
     _finish(thread, box)
 
     _assert_each_round_once(run_dir, LONG)
