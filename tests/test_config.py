@@ -279,7 +279,9 @@ def test_groups_defaults_and_nested_dicts(base):
     assert cfg.ray.model_dump() == {"address": None, "resources": {"cpu": 1, "gpu": 0},
                                     "max_failures": 2, "coordinator_restarts": 3,
                                     "allow_unauthenticated": False}
-    assert cfg.scheduler.model_dump() == {"reaim_after": 2, "stop_after_idle_rounds": None}
+    assert cfg.scheduler.model_dump() == {"reaim_after": 2, "stop_after_idle_rounds": None,
+                                          "max_seconds": None, "max_evaluations": None,
+                                          "hv_stall_rounds": None, "hv_stall_tol": 1e-6}
     assert type(cfg.to_dict()["ray"]["resources"]["cpu"]) is int  # "cpu: 1" in YAML, not 1.0
     nested = SearchConfig.from_dict({**base, "ray": {"address": "ray://h:1",
                                                      "resources": {"gpu": 0.25}},

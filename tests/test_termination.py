@@ -16,7 +16,6 @@ from paretoray.termination import (
 )
 
 
-
 def round_keys(run_dir):
     """(shard, round) of the committed rows, read with pyarrow alone."""
     import pyarrow as pa
