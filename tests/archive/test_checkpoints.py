@@ -177,3 +177,53 @@ def test_an_all_rejected_round_writes_no_checkpoint(tmp_path, trained) -> None:
         assert not (run / CHECKPOINT_DIR).exists() or not _files(run)
         again = _append(store, eng, np.full_like(F, np.nan), metrics, 0)  # replay: a no-op
         assert again.duplicate
+
+
+def test_killed_writer_leaves_every_committed_model_loadable(tmp_path) -> None:
+    """SIGKILL a network writer mid-append three times: every committed front row's
+    checkpoint exists and is the one written for that row (its ``obj`` equals the row's
+    objectives); the next append collects the files the crashes left behind."""
+    import os
+    import random
+    import signal
+    import subprocess
+    import sys
+    import time
+    import warnings
+    from pathlib import Path
+
+    writer = Path(__file__).with_name("_net_writer.py")
+    repo = Path(__file__).resolve().parents[2]
+    run = tmp_path / "run"
+    Store.create(run, n_obj=2, meta={"metric_names": ["acc"]}).close()
+    env = {**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    rnd = random.Random(7)
+    for attempt in range(3):
+        proc = subprocess.Popen([sys.executable, str(writer), str(run), str(attempt)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=env)
+        assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
+        time.sleep(rnd.uniform(0.2, 0.8))
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+        assert proc.returncode == -signal.SIGKILL, proc.stderr.read()
+        proc.stdout.close()
+        proc.stderr.close()
+        assert archive.verify(run).ok
+        front = archive.open(run)  # read-only, despite the stale lock
+        refs = front.to_arrow().column("params_ref").to_pylist()
+        assert len(front) > 0 and all(r is not None for r in refs)
+        for ref, obj in zip(refs, front.objectives, strict=True):
+            np.testing.assert_array_equal(read_checkpoint(run, ref)["obj"], obj)
+        assert np.isfinite(front.metrics["acc"]).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        store = Store.open(run)
+    with store:
+        k = 4
+        store.append(np.full((k, 2), 1e-9) + np.arange(k)[:, None] * [1e-10, -1e-10],
+                     preference=np.full((k, 2), 0.5), round=store.n_rounds, shard=9,
+                     member=np.arange(k), algorithm="epo", step=0,
+                     params={"obj": np.zeros((k, 2)), "w": np.zeros((k, 256), np.float32)})
+        refs = set(store.front().to_arrow().column("params_ref").to_pylist())
+    assert len(refs) == k and _files(run) == refs  # crash leftovers and old points collected
