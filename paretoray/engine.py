@@ -336,6 +336,19 @@ class Engine:
         self._network("heldout_metrics")
         return dict(self._heldout_values()[1])
 
+    def heldout(self, split: str) -> tuple[Tensor, dict[str, Tensor]]:
+        """Network problems: losses and metrics of every member on the whole split ``split``.
+
+        Args:
+            split: ``"validation"``, ``"test"`` or ``"train"``.
+
+        Returns:
+            ``(F, metrics)``: a `p x m`-dim tensor and metric names to `p`-dim tensors, in
+            eval mode without gradients (not cached; :meth:`evaluate` reads the problem's
+            ``heldout`` split).
+        """
+        return self._network("heldout").heldout(split)
+
     def member_params(self, index: Tensor) -> dict[str, Tensor]:
         """Network problems: members ``index``'s parameters and buffers.
 

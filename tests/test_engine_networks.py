@@ -209,3 +209,22 @@ def test_every_weighting_steps_a_network_population(name: str) -> None:
         assert bool((moved > 0).all()), moved
     else:
         assert bool((moved > 0).any()), moved
+
+
+def test_heldout_reads_any_split_and_evaluate_reads_validation() -> None:
+    prob = problems.get("multi_digits", n_train=128, n_val=64, n_test=32)
+    eng = Engine(prob, "linear", _prefs(3), device=DEVICE)
+    eng.run(2)
+    _, F, _ = eng.evaluate()
+    Fv, mv = eng.heldout("validation")
+    Ft, mt = eng.heldout("test")
+    torch.testing.assert_close(Fv, F, rtol=0, atol=0)
+    torch.testing.assert_close(mv["left_accuracy"], eng.heldout_metrics()["left_accuracy"])
+    # the test split's accuracies are fractions of its 32 samples, by a separate module
+    model = prob.build_model({k: v[1] for k, v in eng.member_params(torch.arange(3)).items()})
+    te = prob.data.split("test")
+    with torch.no_grad():
+        left, _ = model(te["x"])
+    assert float(mt["left_accuracy"][1]) == pytest.approx(
+        float((left.argmax(-1) == te["y_left"]).float().mean()), abs=1e-6)
+    assert Ft.shape == (3, 2)
