@@ -245,12 +245,37 @@ def _run_plan(cfg: SearchConfig, problem_f: Any, algorithm_f: Any, prob: Problem
         run_dir=str(cfg.run_dir), config=cfg.to_dict(), problem=problem_f,
         algorithm=algorithm_f, n_obj=prob.n_obj, n_var=getattr(prob, "n_var", None),
         ref_point=ref,
-        initial_prefs=prefs, workers=max(1, int(cfg.workers)), rounds=rounds, create=create,
+        initial_prefs=prefs, workers=_resolve_workers(cfg, prob), rounds=rounds, create=create,
         meta=meta, coupled=not algo.per_member, true_front=true_front,
         reaim_after=reaim_after, stop_after=stop_after, adapter=cfg.adapter,
         adapter_options=dict(cfg.adapter_options), seed=int(cfg.seed),
         network=bool(getattr(type(prob), "is_network", False)), termination=termination,
         steps_per_round=min(int(cfg.steps_per_round), int(steps)))
+
+
+#: Populations up to this size run in-process by default (``workers="auto"``).
+AUTO_INPROCESS_MAX = 4096
+
+
+def _resolve_workers(cfg: SearchConfig, prob: Any) -> int:
+    """``cfg.workers``, with ``"auto"`` decided by the rule in :class:`SearchConfig`.
+
+    Returns 0 for in-process, a positive count for Ray, or -1: one per CPU of the cluster
+    at ``address`` (decided once connected).
+    """
+    if cfg.workers != "auto":
+        return int(cfg.workers)
+    population = int(cfg.population)
+    if getattr(cfg, "address", None):
+        return -1
+    if getattr(type(prob), "is_network", False):
+        import torch
+
+        gpus = torch.cuda.device_count()
+        return min(population, gpus) if gpus > 1 else 0
+    if population <= AUTO_INPROCESS_MAX:
+        return 0
+    return min(population, os.cpu_count() or 1)
 
 
 def _ray_settings(cfg: SearchConfig) -> Any:

@@ -80,6 +80,17 @@ def _lower(value: Any) -> Any:
     return value.lower() if isinstance(value, str) else value
 
 
+def _workers(value: Any) -> int | str:
+    """``"auto"`` or an integer >= 0 (``64.0`` from YAML counts as 64)."""
+    if isinstance(value, str) and value.lower() == "auto":
+        return "auto"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise fail("is not allowed; allowed values: integers >= 0, or 'auto'.")
+    return value
+
+
 def _path_to_str(value: Any) -> Any:
     return os.fspath(value) if isinstance(value, os.PathLike) else value
 
@@ -282,7 +293,12 @@ class SearchConfig(_Frozen):
         steps_per_round: Engine steps ``K`` between two coordinator rounds, >= 1;
             the run has ``rounds = ceil(steps / steps_per_round)`` rounds.
         workers: Ray Tune trials, each owning a shard of the population; ``0`` runs
-            the population in-process without Ray. At most ``population``.
+            the population in-process without Ray. At most ``population``. ``"auto"``
+            (the default) picks the fastest correct choice: in-process on one machine for
+            populations up to 4096 (a batched step of that size takes milliseconds, and
+            starting Ray takes seconds), else one worker per CPU (per GPU for networks
+            where several GPUs exist); on a cluster (``address``), one worker per CPU of
+            the cluster, at most ``population``.
         adapter: How preference vectors move between rounds
             (``paretoray.preferences.adapters.names()``).
         adapter_options: Keyword arguments of the adapter's constructor.
@@ -309,7 +325,7 @@ class SearchConfig(_Frozen):
     population: Annotated[ExactInt, Field(ge=1)] = 64
     steps: Annotated[ExactInt, Field(ge=1)] = 500
     steps_per_round: Annotated[ExactInt, Field(ge=1)] = 50
-    workers: Annotated[ExactInt, Field(ge=0)] = 2
+    workers: Annotated[Any, BeforeValidator(_workers)] = "auto"
     adapter: Name = "adaptive"
     adapter_options: Options = Field(default_factory=dict)
     lr: Annotated[Number, Field(gt=0)] = 1e-2
@@ -365,7 +381,7 @@ class SearchConfig(_Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> SearchConfig:
-        if self.workers > self.population:
+        if self.workers != "auto" and self.workers > self.population:
             raise fail(
                 f"workers={self.workers} is not allowed with population={self.population}; "
                 f"allowed values: 0 .. {self.population} (each worker owns a shard of at "

@@ -36,3 +36,21 @@ def test_a_truly_custom_problem_is_asked_for_again(tmp_path):
     with pytest.raises(ConfigError, match=r"custom problem.*pass it again"):
         pr.resume(run_dir, steps=10)
     assert len(pr.resume(run_dir, steps=10, problem=prob, progress=False)) > 0
+
+
+def test_workers_auto_runs_small_populations_in_process(tmp_path):
+    import os
+
+    from paretoray.api import _resolve_workers
+    from paretoray.config import SearchConfig
+
+    run_dir = tmp_path / "auto"
+    pr.search("zdt1", "linear", population=8, steps=10, run_dir=str(run_dir), progress=False)
+    assert not (run_dir / "tune").exists()  # no Ray: no Tune experiment
+    with open(run_dir / "run.json") as fh:
+        assert json.load(fh)["config"]["workers"] == "auto"
+    zdt1 = problems.get("zdt1")
+    big = SearchConfig(problem="zdt1", algorithm="linear", population=5000)
+    assert _resolve_workers(big, zdt1) == min(5000, os.cpu_count())
+    assert _resolve_workers(big.replace(address="10.0.0.1:6379"), zdt1) == -1  # the cluster's
+    assert _resolve_workers(big.replace(workers=3), zdt1) == 3

@@ -51,7 +51,7 @@ def full(base, tmp_path) -> SearchConfig:
 # ---------------------------------------------------------------- defaults, derived
 def test_defaults_and_rounds(base):
     cfg = SearchConfig(**base)
-    assert (cfg.population, cfg.steps, cfg.steps_per_round, cfg.workers) == (64, 500, 50, 2)
+    assert (cfg.population, cfg.steps, cfg.steps_per_round, cfg.workers) == (64, 500, 50, "auto")
     assert (cfg.adapter, cfg.lr, cfg.optimizer, cfg.seed) == ("adaptive", 1e-2, "adam", 0)
     assert cfg.resources == {"cpu": 1, "gpu": 0}
     assert (cfg.device, cfg.progress, cfg.checkpoint_every, cfg.max_failures) == ("auto", True,

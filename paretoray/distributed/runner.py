@@ -14,6 +14,7 @@ authentication is on, no other writer holds the run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -90,10 +91,10 @@ def session_plan(plan: RunPlan, start: SessionStart, cfg: Any) -> SessionPlan:
 
 def run_session(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool,
                 callbacks: tuple[Callable[[RoundProgress], Any], ...] = ()) -> Outcome:
-    """Run one session of ``plan``: in-process when ``cfg.workers == 0``, else on Ray.
+    """Run one session of ``plan``: in-process when ``plan.workers == 0``, else on Ray.
 
     ``callbacks`` are called in this process with each completed round's progress."""
-    if int(cfg.workers) == 0:
+    if plan.workers == 0:
         return run_local(plan, cfg, progress=progress, callbacks=callbacks)
     return run_on_ray(plan, cfg, settings, progress=progress, callbacks=callbacks)
 
@@ -272,6 +273,11 @@ def run_on_ray(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool
     actor = None
     previous = _sigterm_as_interrupt()  # ray.init installs a SIGTERM handler that aborts
     try:
+        if plan.workers < 0:  # workers="auto" on a cluster: one per CPU it has
+            cpus = float(ray.cluster_resources().get("CPU", 1.0))
+            per = float(settings.resources.get("cpu", 1) or 1)
+            population = len(plan.initial_prefs) or _population(plan)
+            plan = dataclasses.replace(plan, workers=max(1, min(population, int(cpus / per))))
         check_resources(settings.resources, plan.workers)
         _check_not_locked(plan.run_dir)
         name = f"paretoray-coordinator-{uuid.uuid4().hex[:8]}"
@@ -351,6 +357,14 @@ def _worker_resources(resources: dict[str, float], plan: RunPlan) -> dict[str, f
         if gpus > 0:
             out["gpu"] = min(1.0, gpus / plan.workers)
     return out
+
+
+def _population(plan: RunPlan) -> int:
+    """The population of a resumed run (its initial preferences are not in the plan)."""
+    import json
+
+    with open(os.path.join(plan.run_dir, "run.json")) as fh:
+        return len(json.load(fh).get("initial_prefs", [])) or 1
 
 
 def _first_line(exc: BaseException) -> str:
