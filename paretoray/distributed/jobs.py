@@ -45,6 +45,7 @@ MODES = ("py_modules", "working_dir", "pip")
 #: Seconds the first request to the dashboard may take before the address is called unreachable.
 CONNECT_TIMEOUT_S = 5.0
 _EXCLUDES = ["__pycache__", "*.pyc", "*.so", "*.egg-info"]
+_ADDRESS_VARS = ("RAY_API_SERVER_ADDRESS", "RAY_ADDRESS")
 _CHATTY = ("ray.dashboard.modules.dashboard_sdk", "ray._private.runtime_env.packaging",
            "ray.dashboard.modules.job.sdk")
 
@@ -229,7 +230,13 @@ def connect(address: str):
 
     for name in _CHATTY:  # "Uploading package ...", "WebSocket closed ...": not the user's news
         logging.getLogger(name).setLevel(logging.WARNING)
-    return _call(address, lambda: JobSubmissionClient(address, headers=headers))
+    # Ray lets RAY_API_SERVER_ADDRESS / RAY_ADDRESS override the address it is given; the
+    # address the user gave here is the one checked above, so it is the one used.
+    hidden = {k: os.environ.pop(k) for k in _ADDRESS_VARS if k in os.environ}
+    try:
+        return _call(address, lambda: JobSubmissionClient(address, headers=headers))
+    finally:
+        os.environ.update(hidden)
 
 
 def _call(address: str, fn):

@@ -216,7 +216,8 @@ def test_missing_and_wrong_tokens_are_named(head, tmp_path, config):
 
 @pytest.mark.multinode
 def test_submit_runs_the_search_on_the_cluster(head, tmp_path, config):
-    env = _client_env(tmp_path, RAY_AUTH_TOKEN=head["token"])
+    # RAY_ADDRESS (which Ray's client would prefer) names nothing: --address is what counts
+    env = _client_env(tmp_path, RAY_AUTH_TOKEN=head["token"], RAY_ADDRESS="127.0.0.1:1")
     done = _cli("submit", config, "--address", head["address"], "--wait", env=env,
                 cwd=str(tmp_path))
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
