@@ -124,7 +124,12 @@ def run_shard(
                             optimizer=plan.optimizer, optimizer_options=plan.optimizer_options,
                             seed=plan.seed + 7919 * shard, device=device)
             if checkpoint is not None:
-                engine.load_state_dict(checkpoint["engine"])
+                saved = dict(checkpoint["engine"])
+                weighting = {k[len("weighting."):]: saved.pop(k) for k in list(saved)
+                             if k.startswith("weighting.")}
+                engine.load_state_dict(saved)
+                if weighting and hasattr(algorithm, "load_state_dict"):
+                    algorithm.load_state_dict(weighting)
             elif round_plan.start_params is not None:  # a resumed network run
                 engine.load_members(torch.arange(engine.p), _tensors(round_plan.start_params))
         elif round_plan.start_x is not None:
@@ -179,7 +184,12 @@ def run_shard(
                            progress_hypervolume=p.hypervolume, progress_igd=p.igd)
         done = rnd + 1 == plan.last_round or receipt.decision == "stop"
         due = (rnd + 1 - first) % plan.checkpoint_every == 0 or done
-        state = {"engine": engine.state_dict(), "next_round": rnd + 1} if due else None
+        state = None
+        if due:
+            # a stateful weighting (DWA, FAMO, PCGrad's generator...) keeps its state too
+            weighting = {f"weighting.{k}": v for k, v in getattr(
+                algorithm, "state_dict", dict)().items()}
+            state = {"engine": {**engine.state_dict(), **weighting}, "next_round": rnd + 1}
         report(metrics, state)
         if receipt.decision == "stop":
             break
