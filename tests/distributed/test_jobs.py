@@ -9,7 +9,9 @@ check what is built and refused before any request.
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import os
+import re
 import secrets
 import shlex
 import socket
@@ -235,3 +237,24 @@ def test_submit_runs_the_search_on_the_cluster(head, tmp_path, config):
     assert f"Running entrypoint for job {job_id}: python -m paretoray run " \
            f"{shlex.quote(PWNED)} --address auto" in logs.stdout
     assert f"{len(front)} nondominated points" in logs.stdout
+
+
+@pytest.mark.multinode
+@pytest.mark.parametrize("mode", ["py_modules", "working_dir"])
+def test_the_job_imports_the_paretoray_it_was_shipped(head, tmp_path, config, monkeypatch,
+                                                      mode):
+    # this machine's cluster Python has paretoray installed too: the job must not use it
+    monkeypatch.setenv("RAY_AUTH_TOKEN", head["token"])
+    client = jobs.connect(head["address"])
+    directory = tmp_path / "job"
+    directory.mkdir()
+    env = jobs.build_runtime_env(config, mode, str(directory))
+    job_id = client.submit_job(
+        entrypoint="python -c 'import paretoray; print(\"FROM\", paretoray.__file__)'",
+        runtime_env=env)
+    status = jobs.follow(client, job_id, out=io.StringIO())
+    logs = client.get_job_logs(job_id)
+    assert status == "SUCCEEDED", logs
+    path = re.search(r"^FROM (\S+)$", logs, re.M).group(1)
+    assert path.startswith(str(head["dir"])) and "runtime_resources" in path, path
+    assert not path.startswith(ROOT)
