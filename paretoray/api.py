@@ -305,7 +305,19 @@ def _problem_object(value: Any) -> Any:
         return value
     from paretoray.problems.wrappers import as_problem
 
-    return as_problem(value)
+    try:
+        return as_problem(value)
+    except ConfigError as exc:
+        if "gradient='fd'" not in str(exc):
+            raise
+    # a pymoo problem without analytic gradients: finite differences, said out loud
+    import warnings
+
+    warnings.warn(
+        f"{type(value).__name__} has no analytic gradient: paretoray differentiates it by "
+        "central finite differences (2 d extra evaluations per step). Port it to torch "
+        "(paretoray.problems.from_function) for exact, batched gradients.", stacklevel=3)
+    return as_problem(value, gradient="fd")
 
 
 def _algorithm_options(cfg: SearchConfig, ref: tuple[float, ...] | None) -> dict[str, Any]:
@@ -321,8 +333,14 @@ def _algorithm_options(cfg: SearchConfig, ref: tuple[float, ...] | None) -> dict
     return options
 
 
+#: Points of the box sampled for a default reference point.
+REF_SAMPLES = 256
+
+
 def _ref_point(cfg: SearchConfig, prob: Problem) -> tuple[float, ...] | None:
     ref = cfg.ref_point if cfg.ref_point is not None else prob.ref_point
+    if ref is None and isinstance(prob, Problem):
+        ref = _sampled_ref_point(prob, seed=int(cfg.seed))
     if ref is None:
         return None
     ref = [float(r) for r in (ref.tolist() if hasattr(ref, "tolist") else ref)]
@@ -366,6 +384,27 @@ def _probe(prob: Any) -> None:
             f"problem {prob!r} returned {shape} for a `2 x {prob.n_var}` input; expected a "
             f"`p x m` = 2 x {prob.n_obj} tensor (one row of {prob.n_obj} objectives per "
             "point).")
+
+
+def _sampled_ref_point(prob: Problem, *, seed: int) -> list[float] | None:
+    """A reference point for a problem that has none: 10 % beyond the worst of
+    :data:`REF_SAMPLES` seeded uniform points of its box, per objective.
+
+    Every point the search keeps improves on random starts, so it counts in the
+    hypervolume; the point is fixed for the run (recorded in ``run.json``), so
+    hypervolumes are comparable across rounds and sessions.
+    """
+    import torch
+
+    x = prob.sample(REF_SAMPLES, generator=torch.Generator().manual_seed(seed))
+    with torch.no_grad():
+        F = prob.evaluate(x).double()
+    F = F[torch.isfinite(F).all(dim=1)]
+    if len(F) == 0:
+        return None
+    hi, lo = F.max(0).values, F.min(0).values
+    span = torch.where(hi > lo, hi - lo, torch.ones_like(hi))
+    return (hi + 0.1 * span).tolist()
 
 
 def _check_device(device: str) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 import paretoray as pr
@@ -54,3 +55,28 @@ def test_workers_auto_runs_small_populations_in_process(tmp_path):
     assert _resolve_workers(big, zdt1) == min(5000, os.cpu_count())
     assert _resolve_workers(big.replace(address="10.0.0.1:6379"), zdt1) == -1  # the cluster's
     assert _resolve_workers(big.replace(workers=3), zdt1) == 3
+
+
+def test_a_pymoo_problem_is_accepted_and_gets_a_sound_reference_point(tmp_path):
+    import math
+
+    from pymoo.problems import get_problem
+
+    run_dir = tmp_path / "pymoo"
+    with pytest.warns(UserWarning, match="finite differences"):
+        front = pr.search(get_problem("zdt2", n_var=4), "epo", run_dir=str(run_dir), **SMALL)
+    with open(run_dir / "run.json") as fh:
+        ref = json.load(fh)["ref_point"]
+    # 10 % beyond the worst of 256 random points of the box: ZDT2's f1 is x1 in [0, 1]
+    assert len(ref) == 2 and 1.0 < ref[0] <= 1.1 + 1e-9
+    assert (front.objectives < np.asarray(ref)).all()  # every kept point counts
+    assert math.isfinite(front.hypervolume()) and front.hypervolume() > 0
+    for path in (run_dir / "state").iterdir():  # no NaN in any state file
+        assert "NaN" not in path.read_text()
+
+
+def test_steps_below_a_round_run_exactly_those_steps(tmp_path):
+    run_dir = tmp_path / "short"
+    pr.search("zdt1", "linear", population=4, steps=7, steps_per_round=50, workers=0,
+              run_dir=str(run_dir), progress=False)
+    assert pr.open(str(run_dir)).to_pandas()["step"].max() == 7

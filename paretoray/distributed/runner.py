@@ -84,7 +84,7 @@ def session_plan(plan: RunPlan, start: SessionStart, cfg: Any) -> SessionPlan:
         run_dir=plan.run_dir, problem=plan.problem, algorithm=plan.algorithm,
         n_obj=plan.n_obj, ref_point=plan.ref_point, shards=start.shards,
         first_round=start.first_round, rounds=plan.rounds,
-        steps_per_round=int(cfg.steps_per_round), lr=float(cfg.lr),
+        steps_per_round=int(plan.steps_per_round), lr=float(cfg.lr),
         optimizer=str(cfg.optimizer), optimizer_options=dict(cfg.optimizer_options),
         seed=int(cfg.seed), device=str(cfg.device), checkpoint_every=int(cfg.checkpoint_every))
 
