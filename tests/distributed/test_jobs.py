@@ -258,3 +258,17 @@ def test_the_job_imports_the_paretoray_it_was_shipped(head, tmp_path, config, mo
     path = re.search(r"^FROM (\S+)$", logs, re.M).group(1)
     assert path.startswith(str(head["dir"])) and "runtime_resources" in path, path
     assert not path.startswith(ROOT)
+
+
+@pytest.mark.multinode
+def test_a_config_the_cluster_cannot_satisfy_fails_with_the_reason(head, tmp_path):
+    config = tmp_path / "gpu.yaml"
+    config.write_text(CONFIG.format(run_dir=tmp_path / "gpu-run")
+                      + "ray: {resources: {gpu: 1}}\n")
+    env = _client_env(tmp_path, RAY_AUTH_TOKEN=head["token"])
+    done = _cli("submit", str(config), "--address", head["address"], "--wait", env=env,
+                timeout=180)
+    assert done.returncode == 2
+    assert "ended FAILED" in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert "cannot be met" in done.stdout  # the job's own one-line reason, in its logs
+    assert not (tmp_path / "gpu-run").exists()  # refused before the run directory
