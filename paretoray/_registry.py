@@ -47,6 +47,34 @@ def did_you_mean(value: Any, allowed: list[str] | tuple[str, ...]) -> str:
     return f" Did you mean {close[0]!r}?" if close else ""
 
 
+def import_path(path: str, *, what: str = "factory") -> Callable[..., Any]:
+    """The callable named by ``"package.module:attr"`` (``attr`` may be dotted).
+
+    Raises:
+        ConfigError: The path is malformed, its module fails to import, or the attribute
+            is missing or not callable; the message names the path and the cause.
+    """
+    import importlib
+
+    if path.count(":") != 1 or not all(path.split(":")):
+        raise ConfigError(f"A {what} import path must look like 'package.module:factory'; "
+                          f"got {path!r}.")
+    module_name, attr = path.split(":")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except Exception as exc:
+        raise ConfigError(f"{what} {path!r}: importing module {module_name!r} failed "
+                          f"({type(exc).__name__}: {exc}). Check that it is installed or on "
+                          "PYTHONPATH.") from None
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"{what} {path!r}: {module_name!r} has no attribute {attr!r}.")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ConfigError(f"{what} {path!r} names a {type(obj).__name__}, not a callable.")
+    return obj
+
+
 class Registry(Generic[T]):
     """Map lowercase names to factories (usually classes).
 
@@ -111,7 +139,14 @@ class Registry(Generic[T]):
         return bool(self.passthrough(obj))
 
     def factory(self, name: str) -> Callable[..., T]:
-        """The factory registered under ``name`` (raises :class:`UnknownNameError`)."""
+        """The factory registered under ``name`` (raises :class:`UnknownNameError`).
+
+        A name of the form ``"package.module:factory"`` is an import path instead: the
+        callable it names is the factory (a user's own problem or weighting, named in
+        YAML).
+        """
+        if ":" in str(name):
+            return import_path(str(name), what=self.kind)
         key = str(name).lower()
         if key not in self._factories:
             raise UnknownNameError(

@@ -366,6 +366,12 @@ class SearchConfig(_Frozen):
         kind = info.field_name
         if kind in ("problem", "algorithm") and value.startswith(CUSTOM_PREFIX):
             return value
+        if kind in ("problem", "algorithm") and ":" in value:  # "package.module:factory"
+            try:
+                _registry(kind).factory(value)
+            except ConfigError as exc:
+                raise fail(f"is not allowed: {exc}") from None
+            return value
         allowed = _registered(kind)
         key = value.lower()
         if key not in allowed:

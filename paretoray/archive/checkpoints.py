@@ -182,8 +182,8 @@ def _problem_from_meta(meta: Mapping[str, Any]) -> NetworkProblem | None:
     from paretoray import problems
 
     name = meta.get("problem")
-    if not isinstance(name, str) or name not in problems.REGISTRY:
-        return None
+    if not isinstance(name, str) or (":" not in name and name not in problems.REGISTRY):
+        return None  # (a "package.module:factory" name is rebuilt from its import path)
     options = meta.get("problem_options")
     if options is None:
         options = (meta.get("config") or {}).get("problem_options") or {}
