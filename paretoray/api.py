@@ -430,18 +430,19 @@ def _check_new_run_dir(run_dir: str) -> None:
 
 
 def _discard_if_empty(run_dir: str, existed: bool) -> None:
-    """A search that failed before its first commit leaves no run directory behind."""
-    if existed or not os.path.isdir(run_dir):
-        return
-    try:
-        from paretoray.archive._fs import Location
-        from paretoray.archive.reader import read_manifest
+    """A search that failed before its first commit leaves no run directory behind.
 
-        manifest = read_manifest(Location(run_dir))
-    except Exception:
-        manifest = None
-    if manifest is not None and manifest.segments:
-        return  # something was committed: keep it (resume continues it)
+    Only a directory this call created, and only when no segment or checkpoint file exists
+    anywhere in it: whatever else went wrong, nothing that may hold a committed point is
+    ever removed (such a run is continued with ``resume``).
+    """
+    from pathlib import Path
+
+    root = Path(run_dir)
+    if existed or not root.is_dir():
+        return
+    if any(root.rglob("seg-*.arrow")) or any(root.rglob("*.safetensors")):
+        return
     shutil.rmtree(run_dir, ignore_errors=True)
 
 

@@ -59,6 +59,9 @@ log = logging.getLogger("paretoray.coordinator")
 #: it does not cover yet). Rewriting it per commit made every commit O(front).
 COMPACT_EVERY = 64
 
+#: Seconds a worker waits for a restarted coordinator before giving up its call.
+RESTART_WAIT_S = 120.0
+
 #: Seconds the actor waits after the first offer of a group for others to join it.
 GROUP_WAIT_S = 0.002
 
@@ -541,9 +544,22 @@ class ActorCoordinator:
         self.actor = actor
 
     def _call(self, method: str, *args: Any) -> Any:
+        """Call the actor; while Ray restarts it, wait and send the call again.
+
+        Ray re-sends calls that were in flight when the actor died only for some deaths
+        (a killed actor fails them); a verb sent twice is harmless -- an offer is
+        committed once per (shard, round) -- so the worker re-sends it itself.
+        """
         import ray
 
-        return ray.get(getattr(self.actor, method).remote(*args))
+        deadline = time.monotonic() + RESTART_WAIT_S
+        while True:
+            try:
+                return ray.get(getattr(self.actor, method).remote(*args))
+            except (ray.exceptions.ActorDiedError, ray.exceptions.ActorUnavailableError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
 
     def begin_session(self, rounds: int) -> SessionStart:
         return self._call("begin_session", rounds)
