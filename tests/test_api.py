@@ -80,3 +80,31 @@ def test_steps_below_a_round_run_exactly_those_steps(tmp_path):
     pr.search("zdt1", "linear", population=4, steps=7, steps_per_round=50, workers=0,
               run_dir=str(run_dir), progress=False)
     assert pr.open(str(run_dir)).to_pandas()["step"].max() == 7
+
+
+class _FailsLater(problems.Problem):
+    """ZDT1 whose evaluations raise from the ``after``-th on (a bug that shows late)."""
+
+    def __init__(self, after: int) -> None:
+        inner = problems.get("zdt1", n_var=4)
+        self._inner, self.after, self.calls = inner, after, 0
+        self.n_var, self.n_obj, self.xl, self.xu = inner.n_var, inner.n_obj, inner.xl, inner.xu
+        self.ref_point = inner.ref_point
+
+    def _evaluate(self, x):
+        self.calls += 1
+        if self.calls >= self.after:
+            raise ValueError("diverged")
+        return self._inner._evaluate(x)
+
+
+def test_a_failed_search_keeps_its_run_directory_once_something_was_committed(tmp_path):
+    kept, gone = tmp_path / "kept", tmp_path / "gone"
+    with pytest.raises(ValueError, match="diverged"):  # fails in round 2 (steps 11..20)
+        pr.search(_FailsLater(after=15), "linear", population=4, steps=40,
+                  steps_per_round=10, workers=0, run_dir=str(kept), progress=False)
+    assert len(pr.open(str(kept))) > 0  # round 0 is committed and readable
+    with pytest.raises(ValueError, match="diverged"):  # fails in round 0: nothing committed
+        pr.search(_FailsLater(after=3), "linear", population=4, steps=40,
+                  steps_per_round=10, workers=0, run_dir=str(gone), progress=False)
+    assert not gone.exists()
