@@ -232,7 +232,7 @@ def main() -> None:
         if args.ray:
             import ray
 
-            ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+            ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
                      log_to_driver=False)
             lines += ["", "## Offer stream to the Ray actor (S concurrent callers)", "",
                       "| front | m | shards | offers/s | offers per group commit |",

@@ -94,7 +94,7 @@ def coordinator_kills(total: int, rng: random.Random) -> list[dict]:
 
     import paretoray as pr
 
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
+    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
              log_to_driver=False)
     rows = []
     per_run = max(1, total // 2)

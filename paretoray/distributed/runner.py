@@ -206,8 +206,10 @@ def connect(address: str | None = None, *, allow_unauthenticated: bool = False) 
             "without a token. Unset it, or pass ray.allow_unauthenticated=True if you "
             "really mean it.")
     os.environ.setdefault("RAY_enable_metrics_collection", "0")
-    ray.init(include_dashboard=False, _node_ip_address="127.0.0.1", log_to_driver=False,
-             configure_logging=True, logging_level=logging.WARNING)
+    # address="local": a new Ray of our own, never a `ray start` cluster that happens to
+    # run on this machine (ray.init() would join that one silently)
+    ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1",
+             log_to_driver=False, configure_logging=True, logging_level=logging.WARNING)
     _private_token_file()
     return True
 
