@@ -29,3 +29,19 @@ def round_keys(run_dir) -> collections.Counter:
         for s, r in pairs:
             keys[(int(s), int(r))] += 1
     return keys
+
+
+def wait_for_rounds(run_dir, n: int, proc, timeout: float = 180.0) -> None:
+    """Wait until ``n`` (shard, round) pairs are committed while ``proc`` still runs."""
+    import time
+
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            if len(round_keys(run_dir)) >= n:
+                return
+        except Exception:  # the run directory is being created
+            pass
+        time.sleep(0.3)
+    out = proc.communicate()[1] if proc.poll() is not None else "still running"
+    raise AssertionError(f"{n} rounds were not committed in {timeout:.0f} s: {out!s:.2000}")

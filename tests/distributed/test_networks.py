@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from torch import nn
 import paretoray as pr
 from paretoray import problems
 
-from ._rows import read_rows, round_keys
+from ._rows import read_rows, round_keys, wait_for_rounds
 
 SMALL = {"population": 8, "steps_per_round": 20, "adapter": "fixed", "progress": False,
          "lr": 0.01}
@@ -65,16 +64,8 @@ def test_driver_killed_mid_run_resumes_with_every_model_loadable(tmp_path):
                   population=8, steps_per_round=10, adapter="fixed", progress=False)
     """)
     proc = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT)
-    deadline = time.time() + 180
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            if len(round_keys(run_dir)) >= 2:
-                break
-        except Exception:  # the run directory is being created
-            pass
-        time.sleep(0.3)
-    assert proc.poll() is None, proc.stdout.read().decode()[-2000:]
+                            stderr=subprocess.PIPE)
+    wait_for_rounds(run_dir, 2, proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     before = set(read_rows(run_dir)["point_id"].to_pylist())

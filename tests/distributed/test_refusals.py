@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -16,7 +15,7 @@ from paretoray.archive import Store, verify
 from paretoray.errors import ConfigError, LockError, ParetorayError, ShapeError
 
 from . import _faulty
-from ._rows import round_keys
+from ._rows import round_keys, wait_for_rounds
 
 SMALL = {"population": 4, "steps": 20, "steps_per_round": 10, "adapter": "fixed",
          "progress": False}
@@ -88,15 +87,7 @@ def test_interrupting_a_ray_search_exits_non_zero_and_says_how_to_resume(tmp_pat
     env = {**os.environ, "RAY_ADDRESS": ""}
     proc = subprocess.Popen([sys.executable, "-m", "paretoray", "run", cfg],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    deadline = time.time() + 150
-    while time.time() < deadline and proc.poll() is None:
-        try:
-            if len(round_keys(run_dir)) >= 2:
-                break
-        except Exception:  # the run directory is being created
-            pass
-        time.sleep(0.5)
-    assert proc.poll() is None, proc.communicate()[1][-3000:]
+    wait_for_rounds(run_dir, 2, proc)
     proc.send_signal(sig)
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 130, err[-3000:]
