@@ -212,13 +212,25 @@ def test_search_spreads_over_two_nodes_and_keeps_the_one_node_archive(cluster, t
 
 def test_worker_node_removed_mid_run(cluster, tmp_path):
     import ray
+    from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
     victim = _worker_node(cluster)
     head = ray.get_runtime_context().get_node_id()
+    lost = {n for n in _alive_nodes() if n != head}
+    # one of the head's 2 CPUs held while the shards start: at least one lands on the victim
+    @ray.remote(num_cpus=1)
+    class Hold:  # defined here: shipped by value, the workers cannot import tests/
+        def ready(self) -> bool:
+            return True
+
+    on_head = NodeAffinitySchedulingStrategy(head, soft=False)
+    hold = Hold.options(scheduling_strategy=on_head).remote()
+    ray.get(hold.ready.remote())
     run_dir = str(tmp_path / "run")
     thread, box = _in_thread(lambda: pr.search(run_dir=run_dir, **LONG))
     before = _wait_for_commits(run_dir, 4, thread)
-    lost = {n for n in _alive_nodes() if n != head}
+    assert any(c["node"] in lost for c in before), before
+    ray.kill(hold)  # the head's CPUs free for the shard that will lose its node
     running = thread.is_alive()
     cluster.remove_node(victim)
     assert running and len(before) < len(_expected_keys(LONG)), "the search ended first"
