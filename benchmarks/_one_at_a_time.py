@@ -37,7 +37,8 @@ Preference conventions and constants are those of paretoray's implementations so
 both sides solve the same iteration: EPO ``r = 1/max(pref, 1e-4)``, ``eps = 1e-4``, restricted
 descent; Tchebycheff ``l = (1/pref)/sum(1/pref)``; mTche ``i* = argmax F_i / pref_i``; smooth
 Tchebycheff ``mu = 0.1``; PMTL ``u = pref/||pref||``, the ``2(m-1)`` neighbouring directions
-(angular neighbours for ``m = 2``; found once), ``active_eps = 0.3`` of the sector;
+(angular neighbours for ``m = 2``; found once), of which the ``m - 1`` nearest to their
+bisector enter the QP, ``active_eps = 0.3`` of the sector;
 hv: reference point ``max F + 0.5 (max F - min F)`` over the population, as paretoray's
 dynamic reference.
 
@@ -163,6 +164,8 @@ def pmtl_weights(F: np.ndarray, G: np.ndarray, k: int, units: np.ndarray,
     W = units[nb] - u_k  # s x m
     g = W @ (F / max(np.linalg.norm(F), 1e-300))  # (u_j - u_k)^T F / ||F||
     width = 1.0 - units[nb] @ u_k
+    keep = np.argsort(-(g / width), kind="stable")[: m - 1]  # the m-1 nearest their bisector
+    W, g, width = W[keep], g[keep], width[keep]
     scale = np.sqrt(np.maximum(np.diag(G), 0.0))
     scale[scale == 0] = 1.0
     Gn = G / np.outer(scale, scale)  # unit objective gradients

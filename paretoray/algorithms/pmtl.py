@@ -37,7 +37,10 @@ so member ``k`` is constrained by ``2 (m - 1)`` directions, not ``K - 1``: for `
 its two angular neighbours on the quarter circle (one at the ends), for ``m > 2`` the
 ``2 (m - 1)`` nearest distinct directions by angle. They are computed once per set of
 directions (cached while the ``prefs``/``directions`` tensors are unchanged), so a step
-costs ``O(p m^2)``, not ``O(p K)``. For ``m = 2`` the neighbour sectors are exactly the
+costs ``O(p m^2)``, not ``O(p K)``. Of those, the ``m - 1`` nearest to their bisector
+enter the QP (``max_active``): at most ``m - 1`` sector bounds meet at one point, and for
+``m = 2`` a point is near one bound only, so the QP has ``2m - 1`` vectors instead of
+``3m - 2``. For ``m = 2`` the neighbour sectors are exactly the
 paper's; for ``m > 2`` a cell with more than ``2 (m - 1)`` Voronoi neighbours (e.g. 6 in
 a Das-Dennis lattice of ``m = 3``) is bounded only by the nearest ones (raise
 ``neighbours``).
@@ -159,6 +162,9 @@ class PMTL(Weighting):
             ``prefs`` of each call (the whole population).
         normalize: Unit-normalize the objective gradients before the QP (default; see the
             module docstring).
+        max_active: Constraints per member that enter the QP, those nearest to their
+            bisector (in sector units); None means ``m - 1``, the most that meet at one
+            point of a sector (exact for ``m = 2``: a point is near one bound only).
 
     Converges on the toy problem with ``optimizer="sgd"``, ``lr=0.2-0.5`` in 100-200 steps
     and on VLMOP2/ZDT1 with the engine's default Adam (tests/algorithms/test_pmtl.py).
@@ -181,6 +187,7 @@ class PMTL(Weighting):
         neighbours: int | None = None,
         directions: Tensor | None = None,
         normalize: bool = True,
+        max_active: int | None = None,
     ) -> None:
         if not active_eps >= 0:
             raise ConfigError(f"`active_eps` must be >= 0; got {active_eps!r}.")
@@ -197,6 +204,11 @@ class PMTL(Weighting):
         self.neighbours = neighbours
         self.directions = directions
         self.normalize = bool(normalize)
+        if max_active is not None and (
+                isinstance(max_active, bool) or not isinstance(max_active, int) or max_active < 1):
+            raise ConfigError(
+                f"`max_active` must be a positive integer or None; got {max_active!r}.")
+        self.max_active = max_active
         self._cache: tuple[Any, ...] | None = None
 
     def _neighbour_index(self, pref: Tensor, dirs: Tensor) -> Tensor:
@@ -231,10 +243,16 @@ class PMTL(Weighting):
         W = u_all[idx.clamp_min(0)] - u_own[:, None, :]  # p s m: rows w_j = u_j - u_k
         W = torch.where(valid[..., None], W, 0.0)
         g = torch.einsum("psm,pm->ps", W, _unit(F))  # G_j / ||F||
-        violated = valid & (g > 0)
-        infeasible = violated.any(-1)  # p
         # G_j runs from -(1 - u_j.u_k) on the own ray to 0 on the bisector: eps in those units
         width = 1.0 - (u_all[idx.clamp_min(0)] * u_own[:, None, :]).sum(-1)  # p s
+        q = min(self.max_active or m - 1, idx.shape[1])
+        if q < idx.shape[1]:  # only the q constraints nearest to their bisector enter the QP
+            rel = torch.where(valid, g / width.clamp_min(torch.finfo(dt).tiny), -torch.inf)
+            top = torch.topk(rel, q, dim=1).indices  # p q
+            W = W.gather(1, top[..., None].expand(p, q, m))
+            g, width, valid = g.gather(1, top), width.gather(1, top), valid.gather(1, top)
+        violated = valid & (g > 0)
+        infeasible = violated.any(-1)  # p
         active = valid & (g >= -self.active_eps * width)
         if self.normalize:
             scale = G.diagonal(dim1=1, dim2=2).sqrt()  # p m: ||grad f_i||

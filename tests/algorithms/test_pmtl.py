@@ -112,7 +112,7 @@ def test_phases_first_order_guarantees(m):
     values, prefs, gram = _inputs(p, m, seed=10 + m)
     values[::2] = prefs[::2] * (1 + 0.01 * values[::2])  # near their own rays: feasible
     # raw QP (the paper's guarantees on the raw gradients); every direction a neighbour
-    pmtl = PMTL(active_eps=1e-2, neighbours=p - 1, normalize=False)
+    pmtl = PMTL(active_eps=1e-2, neighbours=p - 1, normalize=False, max_active=p - 1)
     alpha = pmtl(values, prefs, gram=gram)
     assert_finite(alpha)
     dF = -torch.einsum("pij,pj->pi", gram, alpha)  # per unit step
@@ -160,8 +160,10 @@ def test_options_and_errors():
         PMTL(neighbours=0)
     with pytest.raises(ShapeError, match="gram"):
         PMTL()(torch.ones(2, 2), torch.full((2, 2), 0.5))
+    with pytest.raises(ConfigError, match="max_active"):
+        PMTL(max_active=0)
     assert repr(PMTL()) == ("PMTL(active_eps=0.3, neighbours=None, directions=None, "
-                            "normalize=True)")
+                            "normalize=True, max_active=None)")
 
 
 # ------------------------------------------------------------------ end to end
