@@ -71,9 +71,10 @@ def submit(
             ``"working_dir"`` or ``"pip"`` (see the module docstring), or a Ray
             ``runtime_env`` dict used as given (its ``working_dir``, if any, is replaced
             by the one holding the config).
-        run_dir: Where the job writes the run, a path on the head node (the job's driver
-            runs there); default: the config's ``run_dir``. A relative path is relative to
-            the job's temporary working directory on the head, so give an absolute one.
+        run_dir: Where the job writes the run: an absolute path on the head node (the
+            job's driver runs there) or a shared-storage URI; default: the config's
+            ``run_dir``. A relative or missing one is refused (it would land in the job's
+            temporary working directory, which Ray deletes).
         python: The cluster's Python command for the entrypoint.
 
     Returns:
@@ -88,7 +89,16 @@ def submit(
 
     if not os.path.isfile(config):
         raise ConfigError(f"config={config!r} is not a file: give a SearchConfig YAML file.")
-    SearchConfig.from_yaml(config)  # a broken config fails here, not on the cluster
+    cfg = SearchConfig.from_yaml(config)  # a broken config fails here, not on the cluster
+    where = run_dir if run_dir is not None else cfg.run_dir
+    if where is None or not (os.path.isabs(str(where)) or "://" in str(where)):
+        raise ConfigError(
+            f"run_dir={None if where is None else str(where)!r} is "
+            f"{'unset' if where is None else 'relative'}: on the cluster it would land in the "
+            "job's temporary working directory on the head, which Ray deletes. Give an "
+            "absolute path on the head (`--run-dir /path`, or `run_dir:` in the config), or "
+            "a shared-storage URI."
+        )
     if isinstance(runtime_env, str) and runtime_env not in MODES:
         raise ConfigError(f"runtime_env={runtime_env!r} is not one of {list(MODES)} "
                           "(or a Ray runtime_env dict).")

@@ -83,6 +83,16 @@ def test_bad_input_is_refused_before_any_request(tmp_path, config):
         pr.submit(config, address="http://127.0.0.1:1", runtime_env="conda")
     with pytest.raises(ConfigError, match="is not a file"):
         pr.submit(str(tmp_path / "missing.yaml"), address="http://127.0.0.1:1")
+    relative = tmp_path / "relative.yaml"
+    relative.write_text(CONFIG.format(run_dir="runs/zdt1"))
+    with pytest.raises(ConfigError, match="run_dir='runs/zdt1' is relative"):
+        pr.submit(str(relative), address="http://127.0.0.1:1")
+    unset = tmp_path / "unset.yaml"
+    unset.write_text(CONFIG.split("run_dir:")[0])
+    with pytest.raises(ConfigError, match="run_dir=None is unset"):
+        pr.submit(str(unset), address="http://127.0.0.1:1")
+    with pytest.raises(ParetorayError, match="cannot reach"):  # an absolute --run-dir passes
+        pr.submit(str(unset), address="http://127.0.0.1:1", run_dir=str(tmp_path / "r"))
     broken = tmp_path / "broken.yaml"
     broken.write_text("problem: zdt1\npopulation: -3\n")
     with pytest.raises(ConfigError, match="population"):  # checked here, not on the cluster
