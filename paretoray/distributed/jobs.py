@@ -110,7 +110,12 @@ def submit(
         job_id = _call(address, lambda: client.submit_job(entrypoint=entrypoint,
                                                           runtime_env=env))
     if wait:
-        status = follow(client, job_id)
+        try:
+            status = follow(client, job_id)
+        except KeyboardInterrupt:
+            raise ParetorayError(
+                f"stopped following job {job_id}; it keeps running on the cluster: "
+                f"`paretoray jobs logs|stop {job_id} --address {address}`.") from None
         if status != "SUCCEEDED":
             raise ParetorayError(
                 f"job {job_id} ended {status} (its logs are above; again with "
