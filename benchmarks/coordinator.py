@@ -53,39 +53,42 @@ def _near_front(k: int, m: int, rng: np.random.Generator) -> np.ndarray:
     return sphere(k, m, rng) * rng.uniform(0.999, 1.05, (k, 1))
 
 
-def _plan(run_dir: str, m: int, shards: int, population: int, coupled: bool) -> RunPlan:
+def _plan(run_dir: str, m: int, shards: int, population: int, coupled: bool,
+          d: int | None = None) -> RunPlan:
     prefs = np.full((population, m), 1.0 / m)
     return RunPlan(run_dir=run_dir, config={"adapter": "fixed"},
                    problem=Factory("problem", "dtlz2" if m == 3 else "zdt1"),
-                   algorithm=Factory("algorithm", "linear"), n_obj=m, n_var=m,
+                   algorithm=Factory("algorithm", "linear"), n_obj=m, n_var=d or m,
                    ref_point=tuple([1.1] * m), initial_prefs=prefs, workers=shards,
                    rounds=10**6, create=True, meta={}, coupled=coupled, reaim_after=None)
 
 
-def _offer(shard: int, rnd: int, F: np.ndarray) -> Offer:
+def _offer(shard: int, rnd: int, F: np.ndarray, d: int | None = None) -> Offer:
     k, m = F.shape
+    x = F.copy() if d is None else np.random.default_rng(rnd).random((k, d))
     return Offer(shard=shard, round=rnd, objectives=F, preference=np.full((k, m), 1.0 / m),
-                 x=F.copy(), member=np.arange(k), algorithm="bench",
+                 x=x, member=np.arange(k), algorithm="bench",
                  stats=RoundStats(steps=rnd, nan_resets=0, nonfinite=0, engine_s=0.0))
 
 
 def offer_stream(front: int, m: int, shards: int, k: int, offers: int, *,
-                 grouped: bool = False, seed: int = 0) -> dict[str, float]:
+                 grouped: bool = False, seed: int = 0, d: int | None = None
+                 ) -> dict[str, float]:
     """Offers into a front of ``front`` points: one by one, or (``grouped``) every shard's
     offer of a round in one group commit, as the actor commits them when shards offer
     together. Also the latency of ``next_round`` (population-coupled: context deltas)."""
     rng = np.random.default_rng(seed)
-    with tempfile.TemporaryDirectory() as d:
-        core = CoordinatorCore(_plan(os.path.join(d, "run"), m, shards, 8 * shards,
-                                     coupled=True))
+    with tempfile.TemporaryDirectory() as tmp:
+        core = CoordinatorCore(_plan(os.path.join(tmp, "run"), m, shards, 8 * shards,
+                                     coupled=True, d=d))
         core.begin_session(10**6)
-        core.offer(_offer(0, 0, sphere(front, m, rng)))  # the front the stream starts from
+        core.offer(_offer(0, 0, sphere(front, m, rng), d))  # the front the stream starts from
         for s in range(shards):
             core.next_round(s, 1)  # each shard's first context (the whole front) is sent once
         commit_s, next_s, sizes, n = [], [], [], 0
         rounds = max(1, offers // shards)
         for rnd in range(1, 1 + rounds):
-            batch = [_offer(s, rnd, _near_front(k, m, rng)) for s in range(shards)]
+            batch = [_offer(s, rnd, _near_front(k, m, rng), d) for s in range(shards)]
             if grouped:
                 t = time.perf_counter()
                 core.offer_many(batch)
