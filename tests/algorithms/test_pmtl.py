@@ -40,7 +40,8 @@ def _scipy_min_norm(Q: np.ndarray, mask: np.ndarray) -> float:
     return best
 
 
-@pytest.mark.parametrize(("n", "rank", "max_support"), [(4, 4, None), (6, 2, 3), (7, 3, 4)])
+@pytest.mark.parametrize(("n", "rank", "max_support"),
+                         [(3, 2, None), (3, 3, None), (4, 4, None), (6, 2, 3), (7, 3, 4)])
 def test_masked_min_norm_matches_scipy(n, rank, max_support):
     """Extended-Gram instances (rank < n as in PMTL) with random masks."""
     p = 30
