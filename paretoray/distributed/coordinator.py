@@ -476,16 +476,28 @@ class _ActorCore:
     """
 
     def __init__(self, plan: RunPlan) -> None:
+        import warnings
+
         from paretoray.errors import ParetorayError
 
         self._core: CoordinatorCore | None = None
         self._error: ParetorayError | None = None
         self._queue: list[tuple[Offer, Any]] = []
         self._draining = False
-        try:
-            self._core = CoordinatorCore(plan)
-        except ParetorayError as exc:
-            self._error = exc
+        # warnings raised while opening the run (a stale lock taken over, segments put in
+        # quarantine) are kept for the driver, which shows them on the user's terminal
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                self._core = CoordinatorCore(plan)
+            except ParetorayError as exc:
+                self._error = exc
+        self._warnings = [(str(w.message), w.category) for w in caught]
+
+    def take_warnings(self) -> list[tuple[str, type[Warning]]]:
+        """The warnings raised in this actor since the last call (for the driver)."""
+        out, self._warnings = self._warnings, []
+        return out
 
     def _get(self) -> CoordinatorCore:
         if self._error is not None:

@@ -22,6 +22,7 @@ import socket
 import stat
 import threading
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -288,6 +289,8 @@ def run_on_ray(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool
         actor = coordinator_actor(name, namespace, max_restarts=settings.coordinator_restarts,
                                   node_id=node).remote(plan)
         start = _unwrap(lambda: ray.get(actor.begin_session.remote(plan.rounds)))
+        for message, category in ray.get(actor.take_warnings.remote()):
+            warnings.warn(f"coordinator: {message}", category, stacklevel=3)
         session = session_plan(plan, start, cfg)
         resources = _worker_resources(settings.resources, plan)
         trainable = tune.with_resources(

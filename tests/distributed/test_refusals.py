@@ -110,3 +110,22 @@ def test_embedded_ray_without_authentication_is_refused(tmp_path):
     assert proc.returncode == 2, proc.stderr[-2000:]
     assert "RAY_AUTH_MODE=disabled" in proc.stderr and "allow_unauthenticated" in proc.stderr
     assert not (tmp_path / "open").exists()
+
+
+def test_warnings_raised_in_the_coordinator_actor_reach_the_driver(ray_session, tmp_path):
+    import json
+    import shutil
+
+    run_dir = tmp_path / "warned"
+    pr.search("zdt1", "linear", workers=0, run_dir=str(run_dir), **SMALL)
+    manifest = run_dir / "archive" / "manifest.json"
+    entries = json.loads(manifest.read_text())
+    # a manifest restored from an older backup: its last segment is no longer listed
+    last = entries["segments"].pop()
+    entries["next_point_id"] = last["first_point_id"]
+    entries["front"] = None
+    manifest.write_text(json.dumps(entries))
+    shutil.rmtree(run_dir / "state")  # (its records name the dropped round)
+    with pytest.warns(Warning, match=r"coordinator: .*Quarantined 1"):
+        pr.resume(str(run_dir), steps=10, workers=1, progress=False)
+    assert (run_dir / "archive" / "quarantine" / last["name"]).exists()
