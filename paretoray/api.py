@@ -119,8 +119,7 @@ def search(
     meta = {"problem": cfg.problem, "algorithm": cfg.algorithm,
             **_network_meta(prob),
             "ref_point": None if ref is None else list(ref),
-            "objective_names": list(getattr(prob, "objective_names", None)
-                                    or [f"f{i + 1}" for i in range(prob.n_obj)]),
+            "objective_names": _objective_names(cfg, prob),
             "custom_problem": problem_obj is not None,
             "custom_algorithm": algo_obj is not None,
             "initial_prefs": prefs.tolist()}
@@ -360,6 +359,19 @@ def _network_meta(prob: Any) -> dict[str, Any]:
 
     meta = network_meta(prob)
     return {k: meta[k] for k in ("model_factory", "metric_names")}
+
+
+def _objective_names(cfg: SearchConfig, prob: Any) -> list[str]:
+    """The config's names, else the problem's, else ``f1..fm`` (checked against ``m``)."""
+    names = cfg.objective_names or getattr(prob, "objective_names", None)
+    if names is None:
+        return [f"f{i + 1}" for i in range(prob.n_obj)]
+    names = [str(n) for n in names]
+    if len(names) != prob.n_obj or len(set(names)) != len(names):
+        raise ConfigError(
+            f"objective_names={names!r} is not allowed: {prob!r} has {prob.n_obj} objectives; "
+            f"give {prob.n_obj} distinct names.")
+    return names
 
 
 def _probe(prob: Any) -> None:

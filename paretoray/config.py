@@ -312,6 +312,9 @@ class SearchConfig(_Frozen):
         checkpoint_every: Tune checkpoint period, in rounds, >= 1.
         device: ``"auto"`` (CUDA when the worker sees one), ``"cpu"`` or ``"cuda"``.
         progress: Print the progress table.
+        objective_names: A name per objective for tables, plots, ``to_pandas()`` columns
+            and the archive's metadata; None takes the problem's (or ``f1..fm``). Its
+            length is checked against the problem later.
         directions: ``"minimize"``/``"maximize"`` per objective (Optuna's words), or
             None for all minimized; its length is checked against the problem later.
         ray: Cluster address, per-worker resources and fault tolerance (:class:`RayConfig`).
@@ -338,6 +341,8 @@ class SearchConfig(_Frozen):
     device: Annotated[Literal["auto", "cpu", "cuda"], BeforeValidator(_lower)] = "auto"
     progress: Annotated[bool, Strict()] = True
     directions: Annotated[list[Direction], Field(min_length=1)] | None = None
+    objective_names: Annotated[list[Annotated[str, Field(min_length=1)]],
+                               Field(min_length=1)] | None = None
     ray: RayConfig = Field(default_factory=RayConfig)
     scheduler: SchedulerConfig = Field(default_factory=SchedulerConfig)
 

@@ -108,3 +108,22 @@ def test_a_failed_search_keeps_its_run_directory_once_something_was_committed(tm
         pr.search(_FailsLater(after=3), "linear", population=4, steps=40,
                   steps_per_round=10, workers=0, run_dir=str(gone), progress=False)
     assert not gone.exists()
+
+
+def test_objective_names_reach_tables_and_the_archive(tmp_path):
+    import pyarrow as pa
+
+    from paretoray.archive.reader import segment_paths
+
+    run_dir = tmp_path / "named"
+    front = pr.search("zdt1", "linear", run_dir=str(run_dir), objective_names=["error", "cost"],
+                      **SMALL)
+    assert front.objective_names == ["error", "cost"]
+    assert {"error", "cost"} <= set(front.to_pandas(flatten=True).columns)
+    with open(run_dir / "run.json") as fh:
+        assert json.load(fh)["objective_names"] == ["error", "cost"]
+    schema = pa.ipc.open_file(pa.memory_map(segment_paths(str(run_dir))[0])).schema
+    assert b"error" in schema.metadata[b"paretoray.objective_names"]
+    with pytest.raises(ConfigError, match=r"objective_names=\['a'\] is not allowed"):
+        pr.search("zdt1", "linear", run_dir=str(tmp_path / "bad"), objective_names=["a"],
+                  **SMALL)

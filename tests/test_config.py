@@ -406,7 +406,7 @@ def test_field_names_and_pickling(full):
         "problem", "algorithm", "problem_options", "algorithm_options", "population", "steps",
         "steps_per_round", "workers", "adapter", "adapter_options", "lr", "optimizer",
         "optimizer_options", "seed", "run_dir", "ref_point", "checkpoint_every", "device",
-        "progress", "directions", "ray", "scheduler"]
+        "progress", "directions", "objective_names", "ray", "scheduler"]
     again = pickle.loads(pickle.dumps(full))
     assert again == full and again.to_dict() == full.to_dict()
     assert again.ray.resources == {"cpu": 2, "gpu": 0.25}
