@@ -66,7 +66,11 @@ Differences from the reference code and LibMOON:
   both bounds of a narrow sector active everywhere once ``K`` is large (``K = 100``:
   ``1 - cos(0.9 deg) = 1.2e-4``), their nearly opposite gradients cancel in the min-norm
   point and members stop far from the front (ZDT1, ``K = 100``: HV 0.44 instead of 0.87);
-* weights are not renormalized (the MultiMNIST script rescales to ``m / sum|alpha|``);
+* the gradients are unit-normalized and every QP vector enters at unit length (above);
+  the public NeurIPS scripts (``synthetic_example``, ``multiMNIST/train.py``) use the raw
+  gradients and only rescale the weights to ``m / sum|alpha|`` (MultiMNIST), which leaves
+  VLMOP2's members stuck in the corner of the box where the raw feasibility direction
+  points out of it;
 * duplicated directions (``u_j = u_k``, e.g. two members with the same preference) are no
   constraint of each other.
 """
