@@ -69,6 +69,10 @@ def tangent_jacobian(jacobian: Tensor, x: Tensor, lower: Tensor, upper: Tensor) 
     (MGDA, PMTL, the EPO/PMGDA LPs) live in the tangent cone of the active bounds: a
     member whose only remaining descent leaves the box is Pareto stationary *in the box*
     and stops, instead of sliding along the bound (MGDA on ZDT1 drifted into one corner).
+    The components are dropped per gradient, before the min-norm problem, not by the exact
+    min-norm over the tangent cone (a piecewise-quadratic problem): where gradients
+    disagree in sign on an active coordinate, an objective whose dropped component meets an
+    inward step may still rise to first order.
 
     Args:
         jacobian: A `p x m x d`-dim tensor of objective gradients.
