@@ -167,8 +167,12 @@ def pinned_requirements() -> list[str]:
     """``paretoray==<installed version>`` and paretoray's own torch requirement."""
     from paretoray import __version__
 
+    import re
+
     requires = importlib.metadata.requires("paretoray") or []
-    torch = [r.split(";")[0].strip() for r in requires if r.startswith("torch")]
+    # the runtime requirement named exactly "torch" (not torchjd, not an extra's marker)
+    torch = [r.split(";")[0].strip() for r in requires
+             if re.match(r"torch\s*[<>=!~ ]", r) and "extra ==" not in r]
     return [f"paretoray=={__version__}", *torch]
 
 
