@@ -165,9 +165,9 @@ def build_runtime_env(config: str, mode: str | dict[str, Any], directory: str) -
 
 def pinned_requirements() -> list[str]:
     """``paretoray==<installed version>`` and paretoray's own torch requirement."""
-    from paretoray import __version__
-
     import re
+
+    from paretoray import __version__
 
     requires = importlib.metadata.requires("paretoray") or []
     # the runtime requirement named exactly "torch" (not torchjd, not an extra's marker)
