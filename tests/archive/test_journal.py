@@ -12,7 +12,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from paretoray.archive import Store, open as open_run, verify
+from paretoray.archive import Store, verify
+from paretoray.archive import open as open_run
 from paretoray.archive.reader import segment_paths
 
 from ._helpers import brute_force_front
