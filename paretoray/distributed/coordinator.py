@@ -63,7 +63,7 @@ COMPACT_EVERY = 64
 RESTART_WAIT_S = 120.0
 
 #: Seconds the actor waits after the first offer of a group for others to join it.
-GROUP_WAIT_S = 0.002
+GROUP_WAIT_S = 0.0
 
 
 class Coordinator(Protocol):

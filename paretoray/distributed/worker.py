@@ -91,8 +91,9 @@ def run_shard(
         plan: The session, as planned by the driver.
         shard: Shard index.
         coordinator: In-process or a Ray actor handle (same protocol).
-        report: Receives each round's metrics and, every ``checkpoint_every`` rounds and at
-            the end, the shard state to checkpoint.
+        report: Receives the metrics of the rounds that carry a checkpoint (every
+            ``checkpoint_every`` rounds and at the end), complete a global round (their
+            metrics hold ``progress_*``) or a decision; and the shard state to checkpoint.
         checkpoint: A state returned through ``report`` earlier (restart after a fault).
         node: The Ray node id this shard runs on (recorded with each commit).
 
@@ -190,7 +191,11 @@ def run_shard(
             weighting = {f"weighting.{k}": v for k, v in getattr(
                 algorithm, "state_dict", dict)().items()}
             state = {"engine": {**engine.state_dict(), **weighting}, "next_round": rnd + 1}
-        report(metrics, state)
+        # Tune's report holds the worker until the driver has taken the result: report only
+        # rounds that carry a checkpoint, complete a global round or a decision (every
+        # commit's figures are in the coordinator's state log anyway)
+        if state is not None or receipt.progress is not None or receipt.decision != "continue":
+            report(metrics, state)
         if receipt.decision == "stop":
             break
     return metrics
