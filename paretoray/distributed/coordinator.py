@@ -30,6 +30,7 @@ import itertools
 import logging
 import os
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -74,6 +75,10 @@ class Coordinator(Protocol):
     def next_round(self, shard: int, round: int) -> RoundPlan: ...
 
     def offer(self, offer: Offer) -> Receipt: ...
+
+    def offer_async(self, offer: Offer) -> Callable[[], Receipt]:
+        """Send an offer; the returned function waits for (and returns) its receipt."""
+        ...
 
     def summary(self) -> Summary: ...
 
@@ -203,6 +208,11 @@ class CoordinatorCore:
     def offer(self, offer: Offer) -> Receipt:
         """Commit a shard's points of one round, exactly once per ``(shard, round)``."""
         return self.offer_many([offer])[0]
+
+    def offer_async(self, offer: Offer) -> Callable[[], Receipt]:
+        """In-process: the commit happens now; the receipt is handed back later."""
+        receipt = self.offer(offer)
+        return lambda: receipt
 
     def offer_many(self, offers: list[Offer]) -> list[Receipt]:
         """Commit offers that arrived together in one group commit (one sync for all).
@@ -581,6 +591,21 @@ class ActorCoordinator:
 
     def offer(self, offer: Offer) -> Receipt:
         return self._call("offer", offer)
+
+    def offer_async(self, offer: Offer) -> Callable[[], Receipt]:
+        """Send the offer now; commit and engine steps overlap until the receipt is asked
+        for (a restarted coordinator gets the offer again: it commits once)."""
+        import ray
+
+        ref = self.actor.offer.remote(offer)
+
+        def receipt() -> Receipt:
+            try:
+                return ray.get(ref)
+            except (ray.exceptions.ActorDiedError, ray.exceptions.ActorUnavailableError):
+                return self._call("offer", offer)
+
+        return receipt
 
     def summary(self) -> Summary:
         return self._call("summary")

@@ -28,7 +28,7 @@ import torch
 
 from paretoray import indicators
 from paretoray.distributed.coordinator import Coordinator
-from paretoray.distributed.messages import ContextDelta, Offer, RoundStats, SessionPlan
+from paretoray.distributed.messages import ContextDelta, Offer, Receipt, RoundStats, SessionPlan
 from paretoray.engine import Engine
 from paretoray.preferences.geometry import cosine
 
@@ -111,6 +111,7 @@ def run_shard(
     context = ContextFront.empty(plan.n_obj)
     engine: Engine | None = None
     metrics: dict[str, Any] = {}
+    pending: _InFlight | None = None  # the previous round's offer, committing meanwhile
     for rnd in range(first, plan.last_round):
         t_round = time.perf_counter()
         round_plan = coordinator.next_round(shard, rnd)
@@ -154,13 +155,12 @@ def run_shard(
         x, F, finite = engine.evaluate()
         keep = finite.cpu().numpy()
         F_np = F.cpu().numpy()[keep]
-        t_offer = time.perf_counter()
         params = heldout = None
         if network:
             index = torch.as_tensor(np.flatnonzero(keep), dtype=torch.long)
             params = {k: v.cpu().numpy() for k, v in engine.member_params(index).items()}
             heldout = {k: v.cpu().numpy()[keep] for k, v in engine.heldout_metrics().items()}
-        receipt = coordinator.offer(Offer(
+        offer = Offer(
             shard=shard, round=rnd, objectives=F_np,
             preference=engine.prefs.cpu().numpy()[keep],
             x=None if x is None else x.cpu().numpy()[keep],
@@ -168,37 +168,69 @@ def run_shard(
             stats=RoundStats(steps=engine.steps_done, nan_resets=stats.nan_resets,
                              nonfinite=int((~keep).sum()), engine_s=stats.seconds, node=node),
             params=params, metrics=heldout,
-        ))
-        round_s = time.perf_counter() - t_round
-        metrics = {
-            "round": rnd, "shard": shard, "accepted": receipt.accepted,
-            "front_size": receipt.front_size, "shard_hypervolume": _shard_hv(F_np, ref),
-            "nan_resets": stats.nan_resets, "nonfinite": int((~keep).sum()),
-            "steps": engine.steps_done, "steps_per_s": stats.steps_per_second,
-            "engine_s": stats.seconds, "offer_s": time.perf_counter() - t_offer,
-            "round_s": round_s, "overhead_share": max(0.0, 1.0 - stats.seconds / round_s),
-            "duplicate_offer": receipt.duplicate, "decision": receipt.decision, "node": node,
-        }
-        if receipt.progress is not None:
-            p = receipt.progress
-            metrics.update(progress_round=p.round, progress_front_size=p.front_size,
-                           progress_hypervolume=p.hypervolume, progress_igd=p.igd)
-        done = rnd + 1 == plan.last_round or receipt.decision == "stop"
-        due = (rnd + 1 - first) % plan.checkpoint_every == 0 or done
+        )
+        # the previous round's receipt: its commit ran while this round's steps did
+        if pending is not None:
+            metrics, stopped = _settle(pending, report)
+            pending = None
+            if stopped:
+                break
+        due = (rnd + 1 - first) % plan.checkpoint_every == 0 or rnd + 1 == plan.last_round
         state = None
         if due:
-            # a stateful weighting (DWA, FAMO, PCGrad's generator...) keeps its state too
-            weighting = {f"weighting.{k}": v for k, v in getattr(
+            # a stateful weighting (DWA, FAMO, PCGrad's generator...) keeps its state too;
+            # copied now: it is reported once this round's offer is committed
+            weighting = {f"weighting.{k}": v.clone() for k, v in getattr(
                 algorithm, "state_dict", dict)().items()}
             state = {"engine": {**engine.state_dict(), **weighting}, "next_round": rnd + 1}
-        # Tune's report holds the worker until the driver has taken the result: report only
-        # rounds that carry a checkpoint, complete a global round or a decision (every
-        # commit's figures are in the coordinator's state log anyway)
-        if state is not None or receipt.progress is not None or receipt.decision != "continue":
-            report(metrics, state)
-        if receipt.decision == "stop":
-            break
+        base = {
+            "round": rnd, "shard": shard, "shard_hypervolume": _shard_hv(F_np, ref),
+            "nan_resets": stats.nan_resets, "nonfinite": int((~keep).sum()),
+            "steps": engine.steps_done, "steps_per_s": stats.steps_per_second,
+            "engine_s": stats.seconds, "node": node,
+            "round_s": time.perf_counter() - t_round,
+        }
+        pending = _InFlight(coordinator.offer_async(offer), base, state,
+                            last=rnd + 1 == plan.last_round)
+    if pending is not None:
+        metrics, _ = _settle(pending, report)
     return metrics
+
+
+@dataclass
+class _InFlight:
+    """An offer sent but not yet answered, with what its round reports once it is."""
+
+    receipt: Callable[[], Receipt]
+    metrics: dict[str, Any]
+    state: dict[str, Any] | None
+    last: bool
+
+
+def _settle(flight: _InFlight, report: Reporter) -> tuple[dict[str, Any], bool]:
+    """Wait for an offer's receipt and report its round. Returns (metrics, stopped).
+
+    Its checkpoint is reported only now, after the commit: a shard restarted from it never
+    skips a round that was not committed.
+    """
+    t = time.perf_counter()
+    receipt = flight.receipt()
+    metrics = {**flight.metrics, "accepted": receipt.accepted,
+               "front_size": receipt.front_size, "offer_wait_s": time.perf_counter() - t,
+               "duplicate_offer": receipt.duplicate, "decision": receipt.decision}
+    if receipt.progress is not None:
+        p = receipt.progress
+        metrics.update(progress_round=p.round, progress_front_size=p.front_size,
+                       progress_hypervolume=p.hypervolume, progress_igd=p.igd)
+    stopped = receipt.decision == "stop"
+    state = flight.state
+    # Tune's report holds the worker until the driver has taken the result: report only
+    # rounds that carry a checkpoint, complete a global round, end the shard or a decision
+    # (every commit's figures are in the coordinator's state log anyway)
+    if (state is not None or receipt.progress is not None or receipt.decision != "continue"
+            or flight.last):
+        report(metrics, state)
+    return metrics, stopped
 
 
 def _tensors(arrays: dict[str, np.ndarray]) -> dict[str, torch.Tensor]:
