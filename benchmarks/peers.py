@@ -30,8 +30,8 @@ Three sections, all in this process (Ray workers are its children):
 3. **Scaling.** Engine member-steps/s for P = 16 .. 16384 in-process (``time_batched`` of
    ``benchmarks/algorithms.py``), and ``paretoray.search`` with workers = 0 (in-process),
    1 and 2 (embedded local Ray) at a fixed total population: per (shard, round) the wall
-   time between consecutive commits of that shard (``RUN_DIR/state.json``, ``committed``
-   records' ``time``) and its ``metrics.engine_s``; outside-engine share =
+   time between consecutive commits of that shard (the ``commit`` records of
+   ``RUN_DIR/state/*.jsonl``: ``time`` and ``engine_s``); outside-engine share =
    ``1 - engine_s / wall`` (the first round of each shard, which includes start-up, is
    left out).
 
@@ -364,13 +364,18 @@ def section_engine_scaling(cfg: dict) -> list[dict]:
 
 
 def read_rounds(run_dir: str) -> list[dict]:
-    with open(os.path.join(run_dir, "state.json")) as fh:
-        state = json.load(fh)
+    """Per (shard, round): wall time between the shard's commits and its engine seconds,
+    from the coordinator's commit records (``RUN_DIR/state/session-*.jsonl``)."""
+    import glob
+
+    from paretoray.distributed.state import read_records
+
     by_shard: dict[int, list[tuple[int, float, float]]] = {}
-    for key, rec in state["committed"].items():
-        shard, rnd = (int(v) for v in key.split(":"))
-        engine_s = float(rec.get("metrics", {}).get("engine_s", math.nan))
-        by_shard.setdefault(shard, []).append((rnd, float(rec["time"]), engine_s))
+    for path in sorted(glob.glob(os.path.join(run_dir, "state", "*.jsonl"))):
+        for rec in read_records(path):
+            if rec.get("kind") == "commit":
+                by_shard.setdefault(int(rec["shard"]), []).append(
+                    (int(rec["round"]), float(rec["time"]), float(rec["engine_s"])))
     out = []
     for shard, recs in sorted(by_shard.items()):
         recs.sort()
@@ -382,8 +387,9 @@ def read_rounds(run_dir: str) -> list[dict]:
 
 
 def read_offer_seconds(run_dir: str) -> list[float]:
-    """``offer_s`` (the coordinator commit, seen from the worker) of every round after the
-    first, from Tune's ``result.json`` files (Ray runs only)."""
+    """``offer_wait_s`` (the wait for a round's receipt, after the next round's engine steps
+    overlapped its commit) of every reported round after the first, from Tune's
+    ``result.json`` files (Ray runs only)."""
     import glob
 
     out = []
@@ -391,8 +397,8 @@ def read_offer_seconds(run_dir: str) -> list[float]:
         with open(path) as fh:
             for line in fh:
                 rec = json.loads(line)
-                if int(rec.get("round", 0)) > 0 and "offer_s" in rec:
-                    out.append(float(rec["offer_s"]))
+                if int(rec.get("round", 0)) > 0 and "offer_wait_s" in rec:
+                    out.append(float(rec["offer_wait_s"]))
     return out
 
 
@@ -565,10 +571,10 @@ def write_markdown(path: str, meta: dict, cfg: dict, it_rows, race_rows, eng_row
               "`paretoray.search('zdt1', 'epo', adapter='fixed', lr=0.01)` at a fixed total "
               "population (workers = 0: in-process, no Ray; 1, 2: embedded local Ray, one "
               "CPU per worker). Round wall = time between consecutive commits of a shard in "
-              "`state.json` (first round per shard left out); outside share = "
+              "`state/*.jsonl` (first round per shard left out); outside share = "
               "1 - engine_s / round wall (median over rounds; mean = 1 - Σengine/Σwall); "
-              "offer s = median time of the worker's `offer` call (the coordinator's commit: "
-              "archive append, front, HV, state.json), from Tune's result.json. "
+              "offer s = median wait for a round's receipt (the coordinator's commit, overlapped "
+              "with the next round's engine steps), from Tune's result.json. "
               "Search wall includes Ray start-up. Ray workers run torch with 1 thread "
               "(1 CPU each); on this 2-core machine the coordinator actor, the driver and "
               "other jobs share the same cores.", "",
