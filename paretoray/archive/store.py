@@ -237,6 +237,8 @@ class Store:
         self._closed = False
         self._archive = run_dir / ARCHIVE_DIR
         self._appends_since_compaction = 0
+        self._number: int | None = None  # the next segment number, once counted
+        self._journal_fd: int | None = None  # archive/manifest.log, open for appends
         self.readmitted = []
         if compact_every < 1:
             raise ArchiveError(f"`compact_every` must be >= 1; got {compact_every}.")
@@ -824,7 +826,7 @@ class Store:
 
     def _next_number(self) -> int:
         """The next segment number (computed once from the manifest, then counted)."""
-        if getattr(self, "_number", None) is None:
+        if self._number is None:
             self._number = self._manifest.next_segment_number
         return self._number
 
@@ -863,7 +865,7 @@ class Store:
     def _journal(self, entries: Sequence[SegmentEntry], next_point_id: int) -> None:
         """Append the commit of ``entries`` to ``archive/manifest.log`` and fsync it."""
         path = self._archive / MANIFEST_LOG
-        fd = getattr(self, "_journal_fd", None)
+        fd = self._journal_fd
         if fd is None:
             created = not path.exists()
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -878,9 +880,8 @@ class Store:
 
     def _drop_journal(self) -> None:
         """The manifest now lists every entry: the journal is emptied."""
-        fd = getattr(self, "_journal_fd", None)
-        if fd is not None:
-            os.close(fd)
+        if self._journal_fd is not None:
+            os.close(self._journal_fd)
             self._journal_fd = None
         path = self._archive / MANIFEST_LOG
         if path.exists():
@@ -964,9 +965,8 @@ class Store:
             )
         finally:
             self._closed = True
-            fd = getattr(self, "_journal_fd", None)
-            if fd is not None:
-                os.close(fd)
+            if self._journal_fd is not None:
+                os.close(self._journal_fd)
                 self._journal_fd = None
             self._lock.release()
             self._finalizer.detach()

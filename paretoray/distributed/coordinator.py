@@ -127,7 +127,7 @@ class CoordinatorCore:
                 rounds=[0] * self.n_shards)
         # The manifest, not the state, says which rounds were committed: a lost or stale
         # state never renumbers rounds (so no (shard, round) key can be reused).
-        last = _last_round(self.store)
+        last = self.store.last_round()
         if len(state.shards) != self.n_shards:
             # a resume with another number of workers: re-split the same population
             population = state.shards[-1][1]
@@ -426,15 +426,6 @@ def _request(offer: Offer) -> dict[str, Any]:
 
 def _as_duplicate(receipt: Receipt) -> Receipt:
     return Receipt(receipt.accepted, receipt.rejected, receipt.front_size, duplicate=True)
-
-
-def _last_round(store: Store) -> int:
-    """The largest round the manifest records (-1 for an empty archive)."""
-    last = getattr(store, "last_round", None)
-    if callable(last):
-        return int(last())
-    segments = store._manifest.segments  # older stores: segments carry min/max rounds
-    return max((int(s.max_round) for s in segments), default=-1)
 
 
 def _build_adapter(plan: RunPlan) -> _adapters.Adapter:
