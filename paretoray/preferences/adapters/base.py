@@ -133,6 +133,14 @@ REGISTRY: Registry[Adapter] = Registry("adapter", Adapter)
 register, get, names = REGISTRY.register, REGISTRY.get, REGISTRY.names
 
 
+def too_few_pairs(front: Tensor, front_prefs: Tensor | None, min_points: int | None) -> bool:
+    """Whether a model-based adapter (uniform, ehvi) has too little to fit on and should
+    fall back: no preferences on the front, or fewer than ``min_points`` pairs (default
+    ``2 m``, and never fewer than 2)."""
+    need = min_points if min_points is not None else 2 * front.shape[-1]
+    return front_prefs is None or front.shape[0] < max(need, 2)
+
+
 def _as_matrix(label: str, value: Any, m: int) -> Tensor:
     X = value if isinstance(value, Tensor) else torch.as_tensor(np.asarray(value, dtype=float))
     X = X.detach().to("cpu", torch.float64)

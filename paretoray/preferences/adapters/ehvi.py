@@ -22,7 +22,14 @@ from torch import Tensor
 
 from paretoray._validation import ExactInt, checked_options
 from paretoray.preferences.adapters.adaptive import Adaptive
-from paretoray.preferences.adapters.base import Adapter, Count, Seed, label, register
+from paretoray.preferences.adapters.base import (
+    Adapter,
+    Count,
+    Seed,
+    label,
+    register,
+    too_few_pairs,
+)
 from paretoray.preferences.geometry import (
     is_vertex,
     nearest_by_angle,
@@ -88,9 +95,8 @@ class EHVI(Adapter):
 
     def _propose(self, current: Tensor, front: Tensor, front_prefs: Tensor | None,
                  round: int) -> Tensor:
-        p, m = current.shape
-        need = self.min_points if self.min_points is not None else 2 * m
-        if front_prefs is None or front.shape[0] < max(need, 2):
+        p = current.shape[0]
+        if too_few_pairs(front, front_prefs, self.min_points):
             return self._fallback._propose(current, front, front_prefs, round)
         n_new = min(p, 4) if self.max_new is None else min(self.max_new, p)
         slots = self._slots(current, front, n_new)

@@ -12,7 +12,14 @@ from paretoray._registry import did_you_mean
 from paretoray._validation import checked_options
 from paretoray.errors import ConfigError
 from paretoray.preferences.adapters.adaptive import Adaptive
-from paretoray.preferences.adapters.base import Adapter, Count, Seed, label, register
+from paretoray.preferences.adapters.base import (
+    Adapter,
+    Count,
+    Seed,
+    label,
+    register,
+    too_few_pairs,
+)
 from paretoray.preferences.uniform import uniform_design
 
 __all__ = ["Uniform"]
@@ -55,8 +62,7 @@ class Uniform(Adapter):
     def _propose(self, current: Tensor, front: Tensor, front_prefs: Tensor | None,
                  round: int) -> Tensor:
         p, m = current.shape
-        need = self.min_points if self.min_points is not None else 2 * m
-        if front_prefs is None or front.shape[0] < max(need, 2):
+        if too_few_pairs(front, front_prefs, self.min_points):
             return self._fallback._propose(current, front, front_prefs, round)
         out = uniform_design(front_prefs, front, p, init=current, seed=self.seed + round,
                              **self.design_options)
