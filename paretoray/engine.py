@@ -240,6 +240,12 @@ class Engine:
                 alpha = algo.weights(safe_values, self.prefs, gram=None, context=context)
                 alpha = torch.where(finite_f[:, None], alpha, torch.zeros_like(alpha))
                 direction = torch.autograd.grad((alpha.detach().to(F.dtype) * F).sum(), x)[0]
+            if problem.n_ieq_constr:
+                # g(x) <= 0: restore infeasible members, keep feasible ones off the active
+                # constraints (paretoray.constraints)
+                from paretoray.constraints import steer
+
+                direction = steer(problem, x, direction)
         bad = ~(finite_f & torch.isfinite(direction).all(dim=1))
         direction = torch.where(bad[:, None], torch.zeros_like(direction), direction)
         x.grad = direction

@@ -254,6 +254,9 @@ class Offer:
         params: Networks: each point's parameters (names to `k x ...`-dim arrays); the
             coordinator checkpoints those of the points that enter the front.
         metrics: Networks: held-out metrics (names to `k`-dim arrays).
+        violation: Constrained problems: a `k`-dim array of constraint violations (pymoo's
+            ``CV``, 0 where feasible); infeasible points are archived but never enter the
+            front. None for unconstrained problems.
     """
 
     shard: int
@@ -266,6 +269,7 @@ class Offer:
     stats: RoundStats
     params: dict[str, np.ndarray] | None = None
     metrics: dict[str, np.ndarray] | None = None
+    violation: np.ndarray | None = None
 
     @property
     def step(self) -> int:

@@ -168,6 +168,8 @@ def run_shard(
             stats=RoundStats(steps=engine.steps_done, nan_resets=stats.nan_resets,
                              nonfinite=int((~keep).sum()), engine_s=stats.seconds, node=node),
             params=params, metrics=heldout,
+            violation=(engine.problem.violation(x).cpu().numpy()[keep]
+                       if x is not None and engine.problem.n_ieq_constr else None),
         )
         # the previous round's receipt: its commit ran while this round's steps did
         if pending is not None:

@@ -1,7 +1,8 @@
 """The problem interface: a batched, differentiable map from decision vectors to objectives.
 
 Minimization is assumed. Names follow pymoo (``n_var``, ``n_obj``, ``xl``/``xu``,
-``pareto_front(n)``, ``ideal_point``/``nadir_point``).
+``n_ieq_constr``, ``pareto_front(n)``, ``ideal_point``/``nadir_point``); inequality
+constraints follow pymoo's convention ``g(x) <= 0`` (feasible where every ``g_j <= 0``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ class Problem(ABC):
         xl: A `d`-dim tensor of lower bounds.
         xu: A `d`-dim tensor of upper bounds.
         ref_point: A reference point for hypervolume (``m`` floats), or None.
+        n_ieq_constr: Number of inequality constraints ``g(x) <= 0`` (0: unconstrained);
+            a constrained problem implements :meth:`_evaluate_constraints`.
     """
 
     name: ClassVar[str] = ""
@@ -41,6 +44,7 @@ class Problem(ABC):
     xl: Tensor
     xu: Tensor
     ref_point: tuple[float, ...] | None = None
+    n_ieq_constr: int = 0
 
     @abstractmethod
     def _evaluate(self, x: Tensor) -> Tensor:
@@ -52,6 +56,36 @@ class Problem(ABC):
         Returns:
             A `p x m`-dim tensor of objective values, differentiable w.r.t. ``x``.
         """
+
+    def _evaluate_constraints(self, x: Tensor) -> Tensor:
+        """Batched inequality constraints (pymoo's ``G``), feasible where ``<= 0``.
+
+        Args:
+            x: A `p x d`-dim tensor of decision vectors inside the box.
+
+        Returns:
+            A `p x n_ieq_constr`-dim tensor, differentiable w.r.t. ``x`` (`p x 0` when
+            the problem is unconstrained).
+        """
+        if self.n_ieq_constr:
+            raise NotImplementedError(
+                f"{self!r} declares n_ieq_constr={self.n_ieq_constr} but does not implement "
+                "`_evaluate_constraints(x)`; return a `p x n_ieq_constr` tensor of g(x) <= 0.")
+        return x.new_zeros(x.shape[0], 0)
+
+    def violation(self, x: Tensor) -> Tensor:
+        """Constraint violation per point: the sum of ``max(0, g_j(x))`` (pymoo's ``CV``).
+
+        Args:
+            x: A `p x d`-dim tensor of decision vectors.
+
+        Returns:
+            A `p`-dim tensor, 0 exactly where the point is feasible (all zeros when the
+            problem is unconstrained).
+        """
+        if not self.n_ieq_constr:
+            return x.new_zeros(x.shape[0])
+        return torch.clamp(self._evaluate_constraints(x), min=0).sum(dim=-1)
 
     # ------------------------------------------------------------------ public API
     @property
