@@ -421,6 +421,8 @@ def _request(offer: Offer) -> dict[str, Any]:
         "member": np.asarray(offer.member), "algorithm": offer.algorithm, "step": offer.step}
     if offer.params is not None or offer.metrics is not None:
         request.update(params=offer.params, metrics=offer.metrics)
+    if offer.violation is not None:
+        request["violation"] = np.asarray(offer.violation, dtype=float)
     return request
 
 
