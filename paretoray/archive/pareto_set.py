@@ -1,7 +1,10 @@
 """``ParetoSet``: the user's view of a nondominated set, backed by an Arrow table.
 
-Minimization is assumed throughout. A point's ``preference`` means "the objectives should
-align with this ray" (the library-wide convention, see ALGORITHMS.md). Decision making
+Objectives read in the run's own directions (``directions``: ``"minimize"``/``"maximize"`` per
+objective, Optuna's words; all minimized by default); every computation -- dominance, the
+hypervolume, decisions -- runs on :attr:`ParetoSet.minimized`, the values times their sign.
+A point's ``preference`` means "the minimized objectives should align with this ray" (the
+library-wide convention, see ALGORITHMS.md). Decision making
 follows pymoo instead, as its users expect: :meth:`ParetoSet.select` takes pseudo-weights
 ([Deb2001]_, ``pymoo.mcdm.pseudo_weights``: a large weight on an objective asks for a small
 value of it) or ASF weights, and :meth:`ParetoSet.knee` asks pymoo for high trade-off points
@@ -28,8 +31,10 @@ from paretoray.archive.merge import nondominated_mask
 from paretoray.archive.schema import (
     default_objective_names,
     fixed_list,
+    front_candidates,
     list_to_numpy,
     objective_names_of,
+    objective_signs,
     point_schema,
 )
 from paretoray.errors import ArchiveError, PreferenceError, ShapeError
@@ -47,7 +52,7 @@ def _readonly(arr: np.ndarray) -> np.ndarray:
 
 #: Columns of the point schema; any other column of a set is one of its ``metrics``.
 _STANDARD = frozenset({"point_id", "round", "shard", "member", "algorithm", "objectives",
-                       "preference", "x", "params_ref", "step", "time"})
+                       "preference", "x", "params_ref", "step", "time", "violation"})
 
 
 @dataclass(frozen=True, eq=False)
@@ -55,7 +60,7 @@ class ParetoPoint:
     """One point of a :class:`ParetoSet`: what a decision maker picks.
 
     Attributes:
-        objectives: An `m`-dim array of objective values (minimized), read-only.
+        objectives: An `m`-dim array of objective values (in the run's directions), read-only.
         x: A `d`-dim decision vector, or None (networks, or not stored).
         params_ref: The checkpoint file of a network's parameters, or None.
         preference: The `m`-dim preference vector that produced the point.
@@ -126,6 +131,10 @@ class ParetoSet:
             [str(n) for n in names] if names and len(names) == self.n_obj
             else default_objective_names(self.n_obj)
         )
+        #: ``"minimize"``/``"maximize"`` per objective (run.json's ``directions``).
+        self.directions: list[str] = [str(d) for d in self.meta.get("directions")
+                                      or ["minimize"] * self.n_obj]
+        self._sign = objective_signs(self.directions, self.n_obj)
         self._cache: dict[str, np.ndarray | None] = {}
 
     @classmethod
@@ -136,15 +145,17 @@ class ParetoSet:
         x: np.ndarray | None = None,
         preferences: np.ndarray | None = None,
         objective_names: Sequence[str] | None = None,
+        directions: Sequence[str] | None = None,
         meta: Mapping[str, Any] | None = None,
     ) -> ParetoSet:
         """Build a ParetoSet from arrays, keeping only their nondominated rows.
 
         Args:
-            objectives: A `k x m`-dim array of objective values (minimized).
+            objectives: A `k x m`-dim array of objective values.
             x: An optional `k x d`-dim array of decision vectors.
             preferences: An optional `k x m`-dim array (default: NaN).
             objective_names: ``m`` names (default ``f1..fm``).
+            directions: ``"minimize"``/``"maximize"`` per objective (default: all minimize).
             meta: Extra metadata, e.g. ``{"ref_point": [...]}``.
 
         Returns:
@@ -180,8 +191,17 @@ class ParetoSet:
         columns["step"] = pa.array(np.zeros(k, np.int64))
         columns["time"] = pa.array(np.zeros(k, np.int64)).cast(schema.field("time").type)
         table = pa.Table.from_pydict(columns, schema=schema)
-        keep = nondominated_mask(obj) if k else np.zeros(0, bool)
+        if directions is not None:
+            try:
+                sign = objective_signs(directions, m)
+            except ValueError as exc:
+                raise ShapeError(str(exc)) from None
+        else:
+            sign = objective_signs((meta or {}).get("directions"), m)
+        keep = nondominated_mask(obj * sign) if k else np.zeros(0, bool)
         meta_all = {"objective_names": names, **dict(meta or {})}
+        if directions is not None:
+            meta_all["directions"] = list(directions)
         return cls(table.filter(pa.array(keep)), meta=meta_all)
 
     # ------------------------------------------------------------------ arrays
@@ -194,8 +214,18 @@ class ParetoSet:
 
     @property
     def objectives(self) -> np.ndarray:
-        """A `k x m`-dim float64 array of objective values (minimized)."""
+        """A `k x m`-dim float64 array of objective values, in the run's :attr:`directions`."""
         return self._column("objectives", "objectives", self.n_obj)
+
+    @property
+    def minimized(self) -> np.ndarray:
+        """A `k x m`-dim float64 array: :attr:`objectives` times their sign (``-1`` for
+        objectives to maximize), the form every indicator and decision runs on."""
+        if "minimized" not in self._cache:
+            self._cache["minimized"] = _readonly(self.objectives * self._sign)
+        value = self._cache["minimized"]
+        assert value is not None
+        return value
 
     @property
     def preferences(self) -> np.ndarray:
@@ -375,7 +405,9 @@ class ParetoSet:
         The run's ``ref_point`` (``run.json``) if present; otherwise ``1.1 * max`` of each
         objective over the set. For a non-positive maximum ``1.1 * max`` would not be worse
         than the points, so the rule is ``max + 0.1 * |max|`` per axis (equal to ``1.1 * max``
-        for positive maxima), with ``0.1 * (max - min)`` (or 1.0) where ``max == 0``.
+        for positive maxima), with ``0.1 * (max - min)`` (or 1.0) where ``max == 0``. The rule
+        runs on :attr:`minimized` values; the point is returned in the run's directions (for
+        an objective to maximize: below its worst value).
         Such a default depends on the set itself: compare hypervolumes across runs only with
         a fixed reference point.
 
@@ -385,21 +417,23 @@ class ParetoSet:
         ref = self.meta.get("ref_point")
         if ref is not None:
             return np.asarray(ref, dtype=np.float64).reshape(self.n_obj)
-        obj = self.objectives
+        obj = self.minimized
         if len(obj) == 0:
-            return np.ones(self.n_obj)
+            return self._sign.copy()
         nadir, ideal = obj.max(axis=0), obj.min(axis=0)
         margin = 0.1 * np.abs(nadir)
         span = 0.1 * (nadir - ideal)
         margin = np.where(margin > 0, margin, np.where(span > 0, span, 1.0))
-        return nadir + margin
+        return (nadir + margin) * self._sign
 
     def hypervolume(self, ref: Sequence[float] | np.ndarray | None = None) -> float:
-        """The hypervolume dominated by the set and bounded by ``ref`` (minimization; moocore).
+        """The hypervolume dominated by the set and bounded by ``ref`` (moocore).
 
         Args:
-            ref: An `m`-dim reference point; default :meth:`default_ref_point`. Points
-                that do not strictly dominate it contribute nothing.
+            ref: An `m`-dim reference point in the run's directions (for an objective to
+                maximize, a value below every point that counts); default
+                :meth:`default_ref_point`. Points that do not strictly dominate it
+                contribute nothing.
 
         Returns:
             The hypervolume (0.0 for an empty set).
@@ -412,12 +446,13 @@ class ParetoSet:
             )
         if len(self) == 0:
             return 0.0
-        return float(moocore.hypervolume(self.objectives, ref=ref_arr))
+        return float(moocore.hypervolume(self.minimized, ref=ref_arr * self._sign))
 
     # ------------------------------------------------------------------ decisions
     def _normalized(self) -> np.ndarray:
-        """A `k x m`-dim array ``(f - ideal) / (nadir - ideal)`` over the set (0 where flat)."""
-        obj = self.objectives
+        """A `k x m`-dim array ``(f - ideal) / (nadir - ideal)`` of the :attr:`minimized`
+        values over the set (0 at the best value of each objective, 0 where flat)."""
+        obj = self.minimized
         ideal, nadir = obj.min(axis=0), obj.max(axis=0)
         span = np.where(nadir > ideal, nadir - ideal, 1.0)
         return (obj - ideal) / span
@@ -430,8 +465,9 @@ class ParetoSet:
         if not np.all(np.isfinite(w)) or np.any(w < 0) or not np.any(w > 0):
             raise PreferenceError(
                 f"`{name}` must be finite, nonnegative and not all zero; got {w.tolist()}. "
-                "A larger weight asks for a smaller value of that objective (pymoo's "
-                "convention), e.g. [0.8, 0.2] favours a small f1."
+                "A larger weight asks for a better value of that objective (pymoo's "
+                "convention: smaller when minimized, larger when maximized), e.g. [0.8, 0.2] "
+                "favours the best f1."
             )
         if len(self) == 0:
             raise IndexError(f"{name} on an empty ParetoSet: there is no point to choose.")
@@ -447,7 +483,7 @@ class ParetoSet:
         Returns:
             A `k x m`-dim array whose rows sum to 1 (a lone point gets equal weights).
         """
-        obj = self.objectives
+        obj = self.minimized
         ideal, nadir = obj.min(axis=0), obj.max(axis=0)
         span = nadir - ideal
         pw = np.divide(nadir - obj, span, out=np.zeros_like(obj), where=span > 0)
@@ -467,11 +503,12 @@ class ParetoSet:
         the point minimizing pymoo's achievement scalarization function
         ``max_i (z_i / (1 / w_i))`` on objectives normalized to ``[0, 1]`` by the set's ideal
         and nadir points (``pymoo.decomposition.asf.ASF`` with ``1 / weights``, as pymoo's
-        documentation does). In both a larger weight asks for a smaller value of that
-        objective: ``[1, 0]`` picks the point with the smallest ``f1``. ``"ray"``: the point
+        documentation does). In both a larger weight asks for a better value of that
+        objective (smaller when minimized, larger when maximized): ``[1, 0]`` picks the
+        point with the best ``f1``. ``"ray"``: the point
         whose normalized objectives align best (cosine) with ``weights`` read as a
         preference ray of the search (the library-wide convention, the reverse: ``[1, 0]``
-        picks the smallest ``f2``).
+        picks the best ``f2``).
 
         Args:
             weights: An `m`-dim nonnegative vector, not all zero (any scale).
@@ -548,9 +585,11 @@ class ParetoSet:
         Needs a set opened from a run directory (:func:`paretoray.open`).
 
         Args:
-            ref: An `m`-dim reference point for the hypervolume; default the run's
-                ``ref_point``, else :meth:`default_ref_point` of this set (fixed for all rows).
-            true_front: An optional `t x m`-dim array of the true front for IGD; default the
+            ref: An `m`-dim reference point for the hypervolume in the run's directions;
+                default the run's ``ref_point``, else :meth:`default_ref_point` of this set
+                (fixed for all rows).
+            true_front: An optional `t x m`-dim array of the true front for IGD (in the run's
+                directions); default the
                 front of the run's registered problem (``run.json``'s ``problem`` and
                 ``problem_options``) when it is known, else IGD is NaN.
 
@@ -577,7 +616,14 @@ class ParetoSet:
         truth = _true_front(self.meta, self.n_obj) if true_front is None else np.asarray(
             true_front, dtype=np.float64)
         points = read_points(self.run_dir)
-        obj = list_to_numpy(points["objectives"], self.n_obj)
+        # feasible points only, minimized (infeasible ones are archived, never in a front)
+        feasible, candidates = front_candidates(points, self.n_obj, self._sign)
+        obj = np.full((points.num_rows, self.n_obj), np.nan)
+        obj[feasible] = candidates
+        usable = np.zeros(points.num_rows, bool)
+        usable[feasible] = True
+        ref_arr = ref_arr * self._sign
+        truth = None if truth is None else truth * self._sign
         rounds = np.asarray(points["round"].to_numpy(), dtype=np.int64)
         order = np.argsort(rounds, kind="stable")
         values, first = np.unique(rounds[order], return_index=True)
@@ -588,7 +634,8 @@ class ParetoSet:
         front = np.empty((0, self.n_obj))
         rows = []
         for j, rnd in enumerate(values.tolist()):
-            new = obj[order[bounds[j]:bounds[j + 1]]]
+            here = order[bounds[j]:bounds[j + 1]]
+            new = obj[here[usable[here]]]
             keep_front, keep_new = merge_nondominated(front, new)
             front = np.concatenate([front[keep_front], new[keep_new]])
             rows.append({
@@ -596,8 +643,10 @@ class ParetoSet:
                 "round": int(rnd),
                 "points": int(bounds[j + 1]),
                 "front_size": len(front),
-                "hypervolume": float(moocore.hypervolume(front, ref=ref_arr)),
-                "igd": np.nan if truth is None else float(moocore.igd(front, ref=truth)),
+                "hypervolume": float(moocore.hypervolume(front, ref=ref_arr)) if len(front)
+                else 0.0,
+                "igd": (np.nan if truth is None or not len(front)
+                        else float(moocore.igd(front, ref=truth))),
             })
         columns = ["session", "round", "points", "front_size", "hypervolume", "igd"]
         return pd.DataFrame(rows, columns=columns)

@@ -44,7 +44,9 @@ from paretoray.archive.pareto_set import ParetoSet
 from paretoray.archive.schema import (
     SCHEMA_VERSION,
     default_objective_names,
+    front_candidates,
     list_to_numpy,
+    objective_signs,
     point_schema,
     schema_problem,
 )
@@ -85,6 +87,10 @@ def read_run_meta(loc: Location) -> dict[str, Any]:
     if len(names) != n_obj:
         raise ArchiveError(f"{where} lists {len(names)} objective_names for n_obj={n_obj}.")
     meta["objective_names"] = [str(n) for n in names]
+    try:
+        objective_signs(meta.get("directions"), n_obj)
+    except ValueError as exc:
+        raise ArchiveError(f"{where}: {exc}") from None
     return meta
 
 
@@ -116,7 +122,8 @@ def read_manifest(loc: Location) -> Manifest:
 def schema_for(meta: dict[str, Any]) -> pa.Schema:
     """The point schema of the run described by ``meta`` (``run.json``)."""
     return point_schema(meta["n_obj"], meta.get("n_var"), meta["objective_names"],
-                        meta.get("metric_names"))
+                        meta.get("metric_names"),
+                        constrained=bool(meta.get("n_ieq_constr")))
 
 
 def _parse_arrow(data: bytes, schema: pa.Schema, rows: int) -> tuple[pa.Table | None, str | None]:
@@ -183,25 +190,28 @@ def read_segment(
 
 
 def merge_table(
-    front: pa.Table, front_obj: np.ndarray, new: pa.Table
+    front: pa.Table, front_obj: np.ndarray, new: pa.Table, sign: np.ndarray | None = None,
 ) -> tuple[pa.Table, np.ndarray, int]:
     """Merge the points of ``new`` into the front table.
 
     Args:
         front: The current front, rows sorted by point id.
-        front_obj: A `n x m`-dim array, its objectives.
-        new: Points with larger ids than every front point, finite objectives.
+        front_obj: A `n x m`-dim array, its objectives in minimization form.
+        new: Points with larger ids than every front point, finite objectives; its
+            infeasible rows (``violation > 0``) never enter the front.
+        sign: The run's :func:`~paretoray.archive.schema.objective_signs` (None: minimize).
 
     Returns:
-        ``(table, objectives, accepted)``: the merged front, its `n' x m`-dim objectives, and
-        how many rows of ``new`` entered it.
+        ``(table, objectives, accepted)``: the merged front, its `n' x m`-dim objectives in
+        minimization form, and how many rows of ``new`` entered it.
     """
-    new_obj = list_to_numpy(new["objectives"], front_obj.shape[1])
+    rows, new_obj = front_candidates(new, front_obj.shape[1], sign)
     keep_front, keep_new = merge_nondominated(front_obj, new_obj)
     accepted = int(keep_new.sum())
     if accepted == 0 and keep_front.all():
         return front, front_obj, 0
-    table = pa.concat_tables([front.filter(pa.array(keep_front)), new.filter(pa.array(keep_new))])
+    table = pa.concat_tables([front.filter(pa.array(keep_front)),
+                              new.take(pa.array(rows[keep_new]))])
     return table, np.concatenate([front_obj[keep_front], new_obj[keep_new]]), accepted
 
 
@@ -304,14 +314,15 @@ def scan(loc: Location, *, checksums: bool = True) -> ScanResult:
     front_fresh = front_problem is None and covered == names
     if base is None:
         base, covered = schema.empty_table(), []
-    front, front_obj = base, list_to_numpy(base["objectives"], m)
+    sign = objective_signs(meta.get("directions"), m)
+    front, front_obj = base, list_to_numpy(base["objectives"], m) * sign
     to_merge = [s for s in manifest.segments[len(covered) :] if s.name not in problems]
     for entry in to_merge:
         table, problem = read_segment(loc, entry, schema, manifest=manifest)
         if table is None:
             problems[entry.name] = problem or "unreadable"
             continue
-        front, front_obj, _ = merge_table(front, front_obj, table)
+        front, front_obj, _ = merge_table(front, front_obj, table, sign)
     if front_problem is None and not front_fresh:
         front_problem = (
             f"front.arrow covers segments through {covered[-1] if covered else 'none'}; "

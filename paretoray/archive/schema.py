@@ -1,6 +1,10 @@
 """The Arrow schema of archived points, and conversions between Arrow and numpy.
 
-One row per point, minimization assumed for ``objectives``:
+One row per point; ``objectives`` hold the values in the run's own directions (``run.json``'s
+``directions``: ``"minimize"`` or ``"maximize"`` per objective, all ``"minimize"`` when absent),
+so a reader outside paretoray sees what the problem computed. Fronts are kept in
+minimization form internally: :func:`objective_signs` gives the sign per objective, and
+:func:`front_candidates` the rows that may enter a front with their signed objectives.
 
 ==============  ==================================  =========================================
 column          type                                meaning
@@ -16,6 +20,10 @@ x               fixed_size_list<float64>[d], null   decision vector; only when t
 params_ref      string, null                        checkpoint file of a network's parameters
 step            int64                               engine step at which the point was seen
 time            timestamp[us, tz=UTC]               when the store received it
+violation       float64                             constrained runs only (``n_ieq_constr``
+                                                    > 0): pymoo's ``CV``, the sum of positive
+                                                    ``g_j(x)``; rows with ``violation > 0`` are
+                                                    archived but never enter the front
 <metric name>   float64, null                       held-out metrics of networks, one column
                                                     per name in run.json's ``metric_names``
 ==============  ==================================  =========================================
@@ -53,9 +61,58 @@ def default_objective_names(n_obj: int) -> list[str]:
     return [f"f{i + 1}" for i in range(n_obj)]
 
 
-#: Columns every run has; a metric may not take one of these names.
+#: Columns every run has (``violation``: constrained runs); a metric may not take one of these
+#: names.
 STANDARD_COLUMNS = ("point_id", "round", "shard", "member", "algorithm", "objectives",
-                    "preference", "x", "params_ref", "step", "time")
+                    "preference", "x", "params_ref", "step", "time", "violation")
+
+#: The words of ``run.json``'s ``directions`` (Optuna's).
+DIRECTIONS = ("minimize", "maximize")
+
+
+def objective_signs(directions: Sequence[str] | None, n_obj: int) -> np.ndarray:
+    """The sign per objective that turns values into minimization form.
+
+    Args:
+        directions: ``"minimize"``/``"maximize"`` per objective, or None (all minimize).
+        n_obj: Number of objectives ``m``.
+
+    Returns:
+        An `m`-dim float64 array of ``+1`` (minimize) and ``-1`` (maximize).
+
+    Raises:
+        ValueError: ``directions`` does not hold ``m`` of the words in :data:`DIRECTIONS`.
+    """
+    if directions is None:
+        return np.ones(n_obj)
+    words = [str(d) for d in directions]
+    if len(words) != n_obj or any(w not in DIRECTIONS for w in words):
+        raise ValueError(f"`directions` must list {n_obj} of {DIRECTIONS}; got {directions!r}.")
+    return np.array([-1.0 if w == "maximize" else 1.0 for w in words])
+
+
+def front_candidates(table: pa.Table, n_obj: int, sign: np.ndarray | None = None,
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The rows of ``table`` that may enter a front, with their objectives to minimize.
+
+    Args:
+        table: Points in a run's point schema.
+        n_obj: Number of objectives ``m``.
+        sign: An `m`-dim array from :func:`objective_signs` (None: all minimize).
+
+    Returns:
+        ``(rows, objectives)``: a `c`-dim int64 array of row indices (feasible rows: no
+        ``violation`` column, or ``violation <= 0``) and their `c x m`-dim objectives
+        times ``sign``.
+    """
+    obj = list_to_numpy(table["objectives"], n_obj)
+    if sign is not None and (sign < 0).any():
+        obj = obj * sign
+    if "violation" not in table.column_names:
+        return np.arange(len(obj)), obj
+    violation = np.asarray(table["violation"].to_numpy(zero_copy_only=False), dtype=np.float64)
+    rows = np.flatnonzero(violation <= 0)
+    return rows, obj[rows]
 
 
 def check_metric_names(metric_names: Sequence[str] | None) -> list[str]:
@@ -72,7 +129,7 @@ def check_metric_names(metric_names: Sequence[str] | None) -> list[str]:
 
 def point_schema(
     n_obj: int, n_var: int | None = None, objective_names: Sequence[str] | None = None,
-    metric_names: Sequence[str] | None = None,
+    metric_names: Sequence[str] | None = None, *, constrained: bool = False,
 ) -> pa.Schema:
     """The Arrow schema of a run's points (segments and ``front.arrow``).
 
@@ -83,6 +140,8 @@ def point_schema(
         objective_names: ``m`` names stored in the schema metadata (default ``f1..fm``).
         metric_names: Names of held-out metric columns (float64, nullable) appended after
             ``time``; None or empty for none.
+        constrained: Whether points carry a ``violation`` column (after ``time``, before
+            the metrics): runs of problems with inequality constraints.
 
     Returns:
         The schema, with paretoray's metadata attached.
@@ -105,6 +164,8 @@ def point_schema(
         pa.field("step", pa.int64(), nullable=False),
         pa.field("time", pa.timestamp("us", tz="UTC"), nullable=False),
     ]
+    if constrained:
+        fields.append(pa.field("violation", pa.float64(), nullable=False))
     fields += [pa.field(n, pa.float64(), nullable=True) for n in check_metric_names(metric_names)]
     metadata = {
         _KEY_VERSION: str(SCHEMA_VERSION).encode(),

@@ -96,6 +96,7 @@ from paretoray.archive.reader import (
     read_run_meta,
     report_from_scan,
     scan,
+    schema_for,
     table_keys,
     warn_corrupt,
 )
@@ -103,8 +104,8 @@ from paretoray.archive.schema import (
     SCHEMA_VERSION,
     default_objective_names,
     fixed_list,
-    list_to_numpy,
-    point_schema,
+    front_candidates,
+    objective_signs,
     schema_problem,
 )
 from paretoray.errors import ArchiveError, ShapeError
@@ -162,6 +163,14 @@ def _check_meta(meta: Mapping[str, Any], n_obj: int, *, where: str) -> None:
     ref = meta.get("ref_point")
     if ref is not None and np.asarray(ref, dtype=float).shape != (n_obj,):
         raise ArchiveError(f"{where}: `ref_point` must have {n_obj} values; got {ref!r}.")
+    try:
+        objective_signs(meta.get("directions"), n_obj)
+    except ValueError as exc:
+        raise ArchiveError(f"{where}: {exc}") from None
+    constraints = meta.get("n_ieq_constr", 0)
+    if not isinstance(constraints, int) or constraints < 0:
+        raise ArchiveError(f"{where}: `n_ieq_constr` must be an integer >= 0; got "
+                           f"{constraints!r}.")
 
 
 def _rows(value: Any, k: int, name: str, dtype: Any) -> np.ndarray:
@@ -190,8 +199,10 @@ def _strings(value: Any, k: int, name: str, *, nullable: bool) -> list[str | Non
 class Store:
     """The single writer of a run directory: appends points and keeps the nondominated front.
 
-    Minimization is assumed. Create with :meth:`create` or :meth:`open`, never directly; both
-    take the directory's lock, which :meth:`close` (or leaving a ``with`` block) releases.
+    Objectives are stored in the run's ``directions`` and merged minimized (see
+    :mod:`~paretoray.archive.schema`). Create with :meth:`create` or :meth:`open`, never
+    directly; both take the directory's lock, which :meth:`close` (or leaving a ``with``
+    block) releases.
     A Store is not thread-safe: call it from one thread (the coordinator actor's).
 
     Attributes:
@@ -449,8 +460,10 @@ class Store:
 
     def _load(self, meta: dict[str, Any], manifest: Manifest, result: Any) -> None:
         self.meta = meta
-        self._schema = point_schema(meta["n_obj"], meta.get("n_var"), meta["objective_names"],
-                                    meta.get("metric_names"))
+        self._schema = schema_for(meta)
+        # objectives are stored in the run's directions; fronts are merged minimized
+        self._sign = objective_signs(meta.get("directions"), meta["n_obj"])
+        self._constrained = bool(meta.get("n_ieq_constr"))
         self._manifest = manifest
         # O(1) replay check. Entries of older manifests carry no (shard, round); the scan
         # read them from the segment's rows (one pair: that round; several: none).
@@ -610,6 +623,7 @@ class Store:
         time: datetime | None = None,
         params: Mapping[str, Any] | None = None,
         metrics: Mapping[str, Any] | None = None,
+        violation: np.ndarray | None = None,
     ) -> AppendResult | _Pending:
         """Check one append and build its segment table (nothing is written but checkpoints).
 
@@ -626,7 +640,8 @@ class Store:
         empty one.
 
         Args:
-            objectives: A `k x m`-dim array of objective values (an `m`-dim one is one point).
+            objectives: A `k x m`-dim array of objective values (an `m`-dim one is one point),
+                in the run's ``directions`` (as the problem computes them).
             preference: A `k x m`-dim array, or an `m`-dim one shared by all rows.
             x: A `k x d`-dim array of decision vectors (runs created with ``n_var``), or None.
             params_ref: A checkpoint file name per row (or one for all), or None.
@@ -642,6 +657,9 @@ class Store:
                 null one (see :mod:`paretoray.archive.checkpoints`).
             metrics: Networks: held-out metric names (run.json's ``metric_names``) to
                 `k`-dim arrays, stored as columns.
+            violation: Constrained runs (``n_ieq_constr > 0`` in ``run.json``): a `k`-dim
+                array of constraint violations (>= 0; pymoo's ``CV``). Rows with a positive
+                violation are archived but never enter the front.
 
         Returns:
             An :class:`AppendResult`.
@@ -681,6 +699,7 @@ class Store:
             "member": _rows(member, k, "member", np.int32),
             "step": _rows(step, k, "step", np.int64),
         }
+        cv = self._violation(violation, k)
         algorithms = _strings(algorithm, k, "algorithm", nullable=False)
         refs = _strings(params_ref, k, "params_ref", nullable=True)
 
@@ -707,14 +726,34 @@ class Store:
         arrays["params_ref"] = pa.array([refs[i] for i in keep], pa.string())
         arrays["step"] = pa.array(columns["step"][keep])
         arrays["time"] = pa.repeat(pa.scalar(stamp, self._schema.field("time").type), rows)
+        if cv is not None:
+            arrays["violation"] = pa.array(cv[keep])
         if params is not None or metrics is not None or self.meta.get("metric_names"):
-            self._network_columns(arrays, obj[keep], keep, params, metrics, k)
+            self._network_columns(arrays, obj[keep], keep, params, metrics, k,
+                                  None if cv is None else cv[keep])
         table = pa.Table.from_pydict(arrays, schema=self._schema)
         return _Pending(table, key, rejected)
 
+    def _violation(self, violation: Any, k: int) -> np.ndarray | None:
+        """The `k` violations of a constrained run (0 when not given), None otherwise."""
+        if not self._constrained:
+            if violation is not None:
+                raise ShapeError(
+                    "This run has no constraints (run.json's n_ieq_constr is 0): pass no "
+                    "`violation`, or create the run with meta={'n_ieq_constr': ...}.")
+            return None
+        if violation is None:
+            raise ShapeError("This run is constrained (run.json's n_ieq_constr > 0): pass "
+                             "`violation`, a `k`-dim array of constraint violations (0 where "
+                             "feasible).")
+        cv = _rows(violation, k, "violation", np.float64)
+        if not np.all(cv >= 0):  # NaN too
+            raise ShapeError(f"`violation` must be >= 0 (pymoo's CV); got {cv[~(cv >= 0)][:3]}.")
+        return cv
+
     def _network_columns(self, arrays: dict[str, pa.Array], obj: np.ndarray, keep: np.ndarray,
                          params: Mapping[str, Any] | None, metrics: Mapping[str, Any] | None,
-                         k: int) -> None:
+                         k: int, cv: np.ndarray | None = None) -> None:
         """Metric columns, and checkpoints (written now, durably) of rows entering the front."""
         from paretoray.archive.checkpoints import write_checkpoints
 
@@ -730,8 +769,10 @@ class Store:
                             else pa.array(_rows(given[name], k, name, np.float64)[keep]))
         if params is None:
             return
-        _, enters = merge_nondominated(self._front_obj, obj)  # what _write's merge will keep
-        rows = np.flatnonzero(enters)
+        # what _write's merge will keep
+        feasible = np.arange(len(obj)) if cv is None else np.flatnonzero(cv <= 0)
+        _, enters = merge_nondominated(self._front_obj, obj[feasible] * self._sign)
+        rows = feasible[enters]
         ids = self._manifest.next_point_id + rows
         written = write_checkpoints(self.run_dir, ids, params, keep[rows])
         refs: list[str | None] = [None] * len(keep)
@@ -777,11 +818,11 @@ class Store:
         entries, results = [], []
         for p, table, ids, name, data in jobs:
             rows = table.num_rows
-            new_obj = list_to_numpy(table["objectives"], self.n_obj)
+            candidates, new_obj = front_candidates(table, self.n_obj, self._sign)
             keep_front, keep_new = merge_nondominated(front_obj, new_obj)
             accepted = int(keep_new.sum())
             front_obj = np.concatenate([front_obj[keep_front], new_obj[keep_new]])
-            source = np.concatenate([source[keep_front], offset + np.flatnonzero(keep_new)])
+            source = np.concatenate([source[keep_front], offset + candidates[keep_new]])
             offset += rows
             rounds = np.asarray(table["round"].to_numpy(), dtype=np.int64)
             no_rows = p.key[1] if p.key is not None else 0

@@ -39,6 +39,7 @@ import torch
 from paretoray import indicators
 from paretoray._faults import fault_point
 from paretoray.archive import ParetoSet, Store
+from paretoray.archive.schema import objective_signs
 from paretoray.distributed.idle import IdleRule
 from paretoray.distributed.messages import (
     ContextDelta,
@@ -115,6 +116,8 @@ class CoordinatorCore:
                                       meta=meta, compact_every=COMPACT_EVERY)
         else:
             self.store = Store.open(self.run_dir, compact_every=COMPACT_EVERY)
+        # offers are minimized; the archive holds the run's directions (run.json)
+        self._sign = objective_signs(self.store.meta.get("directions"), plan.n_obj)
         self.adapter = _build_adapter(plan)
         self.idle = IdleRule(plan.reaim_after, plan.stop_after)
         self.log = StateLog(self.run_dir)
@@ -195,7 +198,7 @@ class CoordinatorCore:
             # a resumed session: members start at the archive points nearest their rays
             front = self.store.front()
             if len(front):
-                near = nearest_by_angle(front.objectives, prefs)
+                near = nearest_by_angle(front.minimized, prefs)
                 if front.x is not None:
                     start_x = np.array(front.x[near])
                 else:
@@ -229,7 +232,7 @@ class CoordinatorCore:
                 receipts[i] = _as_duplicate(known)
             else:
                 todo.append(i)
-        results = self.store.append_many([_request(offers[i]) for i in todo])
+        results = self.store.append_many([_request(offers[i], self._sign) for i in todo])
         self._groups += bool(todo)
         for i, result in zip(todo, results, strict=True):
             receipts[i] = self._after_commit(offers[i], result)
@@ -332,10 +335,10 @@ class CoordinatorCore:
             return None, None
         hv = None
         if self.ref_point is not None:
-            hv = float(indicators.hypervolume(front.objectives, self.ref_point))
+            hv = float(indicators.hypervolume(front.minimized, self.ref_point))
         igd = None
         if self.true_front is not None:
-            igd = float(indicators.igd(front.objectives, self.true_front))
+            igd = float(indicators.igd(front.minimized, self.true_front))
         return hv, igd
 
     def _context(self, shard: int, front: ParetoSet | None) -> ContextDelta:
@@ -352,7 +355,7 @@ class CoordinatorCore:
         drop = sent[~np.isin(sent, current, assume_unique=True)]
         self._sent[shard] = current
         sel = np.flatnonzero(others)[new]
-        return ContextDelta(add_ids=current[new], add_objectives=np.array(front.objectives[sel]),
+        return ContextDelta(add_ids=current[new], add_objectives=np.array(front.minimized[sel]),
                             add_shards=np.array(shards[sel]), drop_ids=drop, reset=reset)
 
     def _reaim(self, shard: int) -> bool:
@@ -363,9 +366,9 @@ class CoordinatorCore:
         p = b - a
         if len(front) < 2 or p == 0:
             return False
-        mid, i, j = largest_gaps(front.objectives, p)
+        mid, i, j = largest_gaps(front.minimized, p)
         # preferences are rays from the origin (shifted only if objectives go negative)
-        new = to_simplex(mid - np.minimum(front.objectives.min(0), 0) + 1e-12)
+        new = to_simplex(mid - np.minimum(front.minimized.min(0), 0) + 1e-12)
         self._set_prefs(a, new)
         if front.x is not None:
             self._restart[shard] = (front.x[i] + front.x[j]) / 2
@@ -401,7 +404,7 @@ class CoordinatorCore:
             return
         fprefs = front.preferences
         proposed = self.adapter.propose(
-            torch.tensor(self.state.prefs), torch.tensor(np.array(front.objectives)),
+            torch.tensor(self.state.prefs), torch.tensor(np.array(front.minimized)),
             None if fprefs is None else torch.tensor(np.array(fprefs)), round=round)
         new = np.asarray(proposed, dtype=float)
         if new.shape == self.state.prefs.shape and np.all(np.isfinite(new)):
@@ -411,10 +414,10 @@ class CoordinatorCore:
                 self._set_prefs(lo, new[lo:hi])
 
 
-def _request(offer: Offer) -> dict[str, Any]:
-    """The store's append arguments for an offer."""
+def _request(offer: Offer, sign: np.ndarray) -> dict[str, Any]:
+    """The store's append arguments for an offer (objectives back in the run's directions)."""
     request: dict[str, Any] = {
-        "objectives": np.asarray(offer.objectives, dtype=float),
+        "objectives": np.asarray(offer.objectives, dtype=float) * sign,
         "preference": np.asarray(offer.preference, dtype=float),
         "x": None if offer.x is None else np.asarray(offer.x, dtype=float),
         "round": int(offer.round), "shard": int(offer.shard),

@@ -37,12 +37,16 @@ class Factory:
         name: The registry name, or ``custom:<Name>`` for a user object.
         options: Constructor keyword arguments (registry names only).
         obj: The user's object, or None for registry names.
+        sign: Problems with objectives to maximize: ``-1`` for those, ``+1`` for the others;
+            the problem built is wrapped in
+            :class:`~paretoray.problems.directions.Minimized`. None: all minimized.
     """
 
     kind: Literal["problem", "algorithm"]
     name: str
     options: dict[str, Any] = field(default_factory=dict)
     obj: Any = None
+    sign: tuple[float, ...] | None = None
 
     @property
     def is_custom(self) -> bool:
@@ -50,12 +54,18 @@ class Factory:
 
     def build(self) -> Any:
         """The problem or weighting (a fresh one for registry names)."""
-        if self.obj is not None:
-            return self.obj
         if self.kind == "problem":
             from paretoray import problems
 
-            return problems.get(self.name, **self.options)
+            built = self.obj if self.obj is not None else problems.get(self.name,
+                                                                      **self.options)
+            if self.sign is None:
+                return built
+            from paretoray.problems.directions import Minimized
+
+            return Minimized(built, self.sign)
+        if self.obj is not None:
+            return self.obj
         from paretoray import algorithms
 
         return algorithms.get(self.name, **self.options)
