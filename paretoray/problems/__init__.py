@@ -14,6 +14,8 @@ for _mod in pkgutil.iter_modules(__path__):
     if not _mod.name.startswith("_") and _mod.name != "base":
         importlib.import_module(f"{__name__}.{_mod.name}")
 
-from paretoray.problems.wrappers import as_problem  # noqa: E402
+from paretoray.problems.directions import Minimized  # noqa: E402
+from paretoray.problems.wrappers import as_problem, from_function  # noqa: E402
 
-__all__ = ["REGISTRY", "Problem", "as_problem", "get", "names", "register"]
+__all__ = ["REGISTRY", "Minimized", "Problem", "as_problem", "from_function", "get", "names",
+           "register"]
