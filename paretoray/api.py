@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import dataclasses
 import json
 import math
 import os
@@ -108,8 +109,11 @@ def search(
     problem_f = _factory("problem", cfg.problem, cfg.problem_options, problem_obj)
     prob = problem_f.build()
     _probe(prob)
-    _check_directions(cfg, prob)
-    ref = _ref_point(cfg, prob)
+    sign = _directions(cfg, prob)
+    if sign is not None:  # the engine minimizes: objectives to maximize are negated inside
+        problem_f = dataclasses.replace(problem_f, sign=sign)
+        prob = problem_f.build()
+    ref = _ref_point(cfg, prob, sign)
     algorithm_f = _factory("algorithm", cfg.algorithm, _algorithm_options(cfg, ref), algo_obj)
     algo = algorithm_f.build()
     _check_device(cfg.device)
@@ -118,7 +122,10 @@ def search(
     prefs = np.asarray(initial_prefs(prob.n_obj, cfg.population, seed=cfg.seed), dtype=float)
     meta = {"problem": cfg.problem, "algorithm": cfg.algorithm,
             **_network_meta(prob),
-            "ref_point": None if ref is None else list(ref),
+            # run.json speaks the user's directions; the plan (and the engine) minimizes
+            "ref_point": None if ref is None else _flip(ref, sign),
+            "directions": list(cfg.directions or ["minimize"] * prob.n_obj),
+            "n_ieq_constr": int(getattr(prob, "n_ieq_constr", 0)),
             "objective_names": _objective_names(cfg, prob),
             "custom_problem": problem_obj is not None,
             "custom_algorithm": algo_obj is not None,
@@ -189,8 +196,12 @@ def resume(
     problem_obj = _problem_object(problem)
     problem_f = _factory("problem", cfg.problem, cfg.problem_options, problem_obj)
     prob = problem_f.build()
+    sign = _directions(cfg, prob)
+    if sign is not None:
+        problem_f = dataclasses.replace(problem_f, sign=sign)
+        prob = problem_f.build()
     ref = meta.get("ref_point")
-    ref = None if ref is None else tuple(float(r) for r in ref)
+    ref = None if ref is None else tuple(_flip(ref, sign))
     algorithm_f = _factory("algorithm", cfg.algorithm, _algorithm_options(cfg, ref), algorithm)
     algo = algorithm_f.build()
     _check_device(cfg.device)
@@ -336,8 +347,23 @@ def _algorithm_options(cfg: SearchConfig, ref: tuple[float, ...] | None) -> dict
 REF_SAMPLES = 256
 
 
-def _ref_point(cfg: SearchConfig, prob: Problem) -> tuple[float, ...] | None:
-    ref = cfg.ref_point if cfg.ref_point is not None else prob.ref_point
+def _ref_point(cfg: SearchConfig, prob: Problem,
+               sign: tuple[float, ...] | None = None) -> tuple[float, ...] | None:
+    """The run's reference point in minimization form (what the coordinator measures with).
+
+    ``cfg.ref_point`` is in the user's directions (for an objective to maximize, a value
+    below every point that should count); ``prob`` is already the minimized problem.
+    """
+    given = cfg.ref_point
+    if given is not None:
+        given = [float(r) for r in (given.tolist() if hasattr(given, "tolist") else given)]
+        if len(given) != prob.n_obj:
+            raise ConfigError(
+                f"ref_point={given!r} has {len(given)} entries; {prob!r} has {prob.n_obj} "
+                "objectives: give one reference value per objective."
+            )
+        return tuple(_flip(given, sign))
+    ref = prob.ref_point
     if ref is None and isinstance(prob, Problem):
         ref = _sampled_ref_point(prob, seed=int(cfg.seed))
     if ref is None:
@@ -349,6 +375,14 @@ def _ref_point(cfg: SearchConfig, prob: Problem) -> tuple[float, ...] | None:
             "objectives: give one reference value per objective."
         )
     return tuple(ref)
+
+
+def _flip(values: Sequence[float], sign: tuple[float, ...] | None) -> list[float]:
+    """Values between the user's directions and minimization form (the map is its own
+    inverse)."""
+    if sign is None:
+        return [float(v) for v in values]
+    return [float(v) * s for v, s in zip(values, sign, strict=True)]
 
 
 def _network_meta(prob: Any) -> dict[str, Any]:
@@ -479,17 +513,21 @@ def _object_name(obj: Any) -> str:
     return f"{CUSTOM_PREFIX}{getattr(obj, 'name', '') or type(obj).__name__}"
 
 
-def _check_directions(cfg: SearchConfig, prob: Problem) -> None:
+def _directions(cfg: SearchConfig, prob: Any) -> tuple[float, ...] | None:
+    """The sign per objective for ``cfg.directions`` (None when all are minimized)."""
     directions = getattr(cfg, "directions", None)
     if directions is None:
-        return
+        return None
     if len(directions) != prob.n_obj:
         raise ConfigError(
-            f"directions={directions!r} has {len(directions)} entries; {prob!r} has "
-            f"{prob.n_obj} objectives."
+            f"directions={list(directions)!r} has {len(directions)} entries; {prob!r} has "
+            f"{prob.n_obj} objectives: give one 'minimize' or 'maximize' per objective."
         )
-    if any(d == "maximize" for d in directions):
+    from paretoray.problems.directions import signs
+
+    sign = signs(directions, prob.n_obj)
+    if sign is not None and not isinstance(prob, Problem):
         raise ConfigError(
-            "directions with 'maximize' are not supported yet: negate those objectives in "
-            "your problem (paretoray minimizes everything)."
-        )
+            f"directions={list(directions)!r}: 'maximize' needs a vector problem; {prob!r} is "
+            "a network problem, whose losses are minimized (give a loss, e.g. 1 - accuracy).")
+    return sign

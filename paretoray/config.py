@@ -307,8 +307,10 @@ class SearchConfig(_Frozen):
         optimizer_options: Other keyword arguments of the optimizer.
         seed: Seed of every random draw (initial points, adapters), >= 0.
         run_dir: Run directory (a path or pyarrow filesystem URI); None picks one.
-        ref_point: Hypervolume reference point (one number per objective), or None
-            to use the problem's. Its length is checked against the problem later.
+        ref_point: Hypervolume reference point (one number per objective, in the
+            objectives' ``directions``: below every point that counts for an objective to
+            maximize), or None to use the problem's. Its length is checked against the
+            problem later.
         checkpoint_every: Tune checkpoint period, in rounds, >= 1.
         device: ``"auto"`` (CUDA when the worker sees one), ``"cpu"`` or ``"cuda"``.
         progress: Print the progress table.
@@ -316,7 +318,9 @@ class SearchConfig(_Frozen):
             and the archive's metadata; None takes the problem's (or ``f1..fm``). Its
             length is checked against the problem later.
         directions: ``"minimize"``/``"maximize"`` per objective (Optuna's words), or
-            None for all minimized; its length is checked against the problem later.
+            None for all minimized; its length is checked against the problem later. The
+            engine minimizes the negated objectives to maximize; the archive, tables and
+            plots show the values as the problem computes them.
         ray: Cluster address, per-worker resources and fault tolerance (:class:`RayConfig`).
         scheduler: Re-aim and stop rules for idle shards (:class:`SchedulerConfig`).
     """

@@ -42,7 +42,7 @@ from paretoray.archive.reader import (
     read_segment,
     schema_for,
 )
-from paretoray.archive.schema import list_to_numpy
+from paretoray.archive.schema import front_candidates, list_to_numpy, objective_signs
 from paretoray.errors import ArchiveError
 
 __all__ = ["ViewCache", "build_view", "true_front_of", "view_signature"]
@@ -252,12 +252,14 @@ def _add_decision(state: _State, record: dict[str, Any]) -> None:
                             "reason": str(record.get("reason", "")), "time": record.get("time")})
 
 
-def _ref_point(meta: dict[str, Any], truth: np.ndarray | None, all_obj: np.ndarray) -> np.ndarray:
-    """``run.json``'s ``ref_point``, else ParetoSet's default rule on the truth or the points."""
+def _ref_point(meta: dict[str, Any], truth: np.ndarray | None, all_obj: np.ndarray,
+               sign: np.ndarray) -> np.ndarray:
+    """``run.json``'s ``ref_point``, else ParetoSet's default rule on the truth or the
+    points; everything (and the result) minimized."""
     m = meta["n_obj"]
     ref = meta.get("ref_point")
     if ref is not None:
-        return np.asarray(ref, dtype=np.float64).reshape(m)
+        return np.asarray(ref, dtype=np.float64).reshape(m) * sign
     base = truth if truth is not None else all_obj
     if len(base) == 0:
         return np.ones(m)
@@ -373,6 +375,8 @@ def build_view(
     meta = read_run_meta(loc)
     schema = schema_for(meta)
     m, d = meta["n_obj"], meta.get("n_var")
+    # fronts are merged minimized; what the page shows is in the run's directions
+    sign = objective_signs(meta.get("directions"), m)
     manifest = read_manifest(loc)
     cache = ViewCache() if cache is None else cache
     problems: list[dict[str, str]] = []
@@ -391,11 +395,11 @@ def build_view(
         cache.reset(m)
     for key in verified[len(cache.merged):]:  # one merge per segment, in commit order
         table = cache.tables[key]
-        new_obj = list_to_numpy(table["objectives"], m)
+        candidates, new_obj = front_candidates(table, m, sign)  # feasible rows, minimized
         keep_front, keep_new = merge_nondominated(cache.front_obj, new_obj)
         offset = cache.rows
         cache.front_idx = np.concatenate([cache.front_idx[keep_front],
-                                          offset + np.flatnonzero(keep_new)])
+                                          offset + candidates[keep_new]])
         cache.front_obj = np.concatenate([cache.front_obj[keep_front], new_obj[keep_new]])
         cache.accepted.append(int(keep_new.sum()))
         cache.rows += table.num_rows
@@ -404,14 +408,17 @@ def build_view(
     seg_accepted = cache.accepted
     points = pa.concat_tables([schema.empty_table(), *tables])
     front = points.take(pa.array(cache.front_idx, pa.int64())) if tables else points
-    front_obj = cache.front_obj
-    all_obj = list_to_numpy(points["objectives"], m)
+    front_obj = cache.front_obj * sign
     all_round = points["round"].to_numpy().astype(np.int64)
     all_shard = points["shard"].to_numpy().astype(np.int64)
+    feasible, feasible_obj = front_candidates(points, m, sign)
 
     truth = true_front_of(meta, true_front_points)
-    ref = _ref_point(meta, truth, all_obj)
-    history = _history(all_round, all_obj, ref, truth, cache)
+    ref = _ref_point(meta, None if truth is None else truth * sign, feasible_obj, sign)
+    # the history counts feasible points (the only ones a front can hold), minimized
+    history = _history(all_round[feasible], feasible_obj, ref,
+                       None if truth is None else truth * sign, cache)
+    ref = ref * sign
 
     state = _read_state(loc)
     resets = state.resets if state else {}
