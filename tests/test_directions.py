@@ -72,7 +72,7 @@ def test_maximized_run_holds_the_negated_values(pair: tuple) -> None:
 
 
 def test_hypervolume_history_and_selection_in_user_directions(pair: tuple) -> None:
-    root, plain, flipped = pair
+    root, plain, _ = pair
     reread = paretoray.open(str(root / "max"))
     expected = moocore.hypervolume(plain.objectives, ref=np.array([1.1, 1.1]))
     assert reread.hypervolume() == pytest.approx(expected, rel=1e-12)
@@ -93,7 +93,7 @@ def test_hypervolume_history_and_selection_in_user_directions(pair: tuple) -> No
 
 def test_directions_refused_at_the_boundary(tmp_path: Path) -> None:
     run = tmp_path / "bad"
-    with pytest.raises(ConfigError, match="directions=.*3 entries.*2 objectives"):
+    with pytest.raises(ConfigError, match=r"directions=.*3 entries.*2 objectives"):
         paretoray.search(ZDT1, directions=["minimize", "maximize", "maximize"],
                          run_dir=str(run), **SETTINGS)
     with pytest.raises(ConfigError, match="directions"):

@@ -133,9 +133,9 @@ def test_violation_refused_where_it_does_not_fit(tmp_path: Path) -> None:
             _append(store, obj, 0, violation=np.array([0.0, -1.0, 0.0, 0.0]))
         with pytest.raises(ShapeError, match="shape"):
             _append(store, obj, 0, violation=np.zeros(3))
-    with Store.create(tmp_path / "u", n_obj=2, n_var=1) as store:
-        with pytest.raises(ShapeError, match="no constraints"):
-            _append(store, obj, 0, violation=np.zeros(4))
+    with (Store.create(tmp_path / "u", n_obj=2, n_var=1) as store,
+          pytest.raises(ShapeError, match="no constraints")):
+        _append(store, obj, 0, violation=np.zeros(4))
 
 
 def test_bad_directions_refused(tmp_path: Path) -> None:
