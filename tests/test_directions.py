@@ -106,3 +106,17 @@ def test_directions_on_a_table(pair: tuple) -> None:
     arrow = flipped.to_arrow()
     assert pa.types.is_fixed_size_list(arrow.schema.field("objectives").type)
     assert flipped.directions == ["minimize", "maximize"]
+
+
+def test_resume_keeps_the_directions(pair: tuple) -> None:
+    root, plain, _ = pair
+    before = paretoray.open(str(root / "max"))
+    after = paretoray.resume(str(root / "max"), steps=80, problem=MAXIMIZING)
+    resumed_plain = paretoray.resume(str(root / "plain"), steps=80)
+    # the resumed session steps the same minimized problem from the same archive
+    order_p = np.lexsort(resumed_plain.objectives.T[::-1])
+    order_f = np.lexsort((after.objectives * [1, -1]).T[::-1])
+    assert np.allclose(after.objectives[order_f] * [1, -1], resumed_plain.objectives[order_p],
+                       rtol=0, atol=1e-12)
+    assert after.hypervolume() >= before.hypervolume()
+    assert len(plain) > 0
