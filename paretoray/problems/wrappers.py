@@ -4,7 +4,9 @@ Minimization is assumed. BoTorch's test functions are turned back into minimizat
 problems (its acquisition functions maximize, so users build them with ``negate=True``);
 pymoo problems already minimize. Gradients come from autograd where the function is torch,
 from pymoo's analytic ``dF`` where the problem supplies one, and from finite differences
-only when asked for with ``gradient="fd"``, never silently.
+only when asked for with ``gradient="fd"``, never silently. Inequality constraints
+``g(x) <= 0`` (pymoo's ``G``) come through both: ``constraints=`` of a function, pymoo's
+``G`` (and ``dG``, or finite differences) of a pymoo problem.
 
 BoTorch and pymoo are imported only when one of their objects is wrapped.
 """
@@ -82,6 +84,11 @@ class FunctionProblem(Problem):
         n_var: Number of variables ``d``; needed only when ``xl`` and ``xu`` are both scalars.
         name: A label used in ``repr``.
         ref_point: A reference point for hypervolume (``m`` floats), or None.
+        constraints: A function mapping a `p x d`-dim tensor to a `p x k`-dim tensor of
+            inequality constraints, feasible where ``<= 0`` (pymoo's ``G``), written with
+            torch operations; None: unconstrained.
+        n_ieq_constr: Number of constraints ``k``; inferred by one evaluation at the box
+            center when not given.
 
     Example:
         >>> f = lambda x: torch.stack([x.pow(2).sum(1), (x - 1).pow(2).sum(1)], dim=1)
@@ -100,6 +107,8 @@ class FunctionProblem(Problem):
         n_var: int | None = None,
         name: str | None = None,
         ref_point: Sequence[float] | None = None,
+        constraints: Callable[[Tensor], Tensor] | None = None,
+        n_ieq_constr: int | None = None,
     ) -> None:
         if not callable(f):
             raise ConfigError(f"FunctionProblem: `f` must be callable; got {type(f).__name__}.")
@@ -125,6 +134,46 @@ class FunctionProblem(Problem):
                     f"got {len(ref_point)}."
                 )
         self.ref_point = ref_point
+        self._init_constraints(constraints, n_ieq_constr)
+
+    def _init_constraints(self, constraints: Callable[[Tensor], Tensor] | None,
+                          n_ieq_constr: int | None) -> None:
+        owner = f"FunctionProblem({self.label!r})"
+        if constraints is None:
+            if n_ieq_constr:
+                raise ConfigError(
+                    f"{owner}: `n_ieq_constr={n_ieq_constr!r}` needs `constraints=`, a "
+                    "function mapping a `p x d` tensor to `p x n_ieq_constr` values g(x) <= 0."
+                )
+            self.constraints = None
+            return
+        if not callable(constraints):
+            raise ConfigError(
+                f"{owner}: `constraints` must be callable; got {type(constraints).__name__}."
+            )
+        self.constraints = constraints
+        if n_ieq_constr is None:
+            center = ((self.xl + self.xu) / 2)[None]
+            with torch.no_grad():
+                G = constraints(center)
+            if not isinstance(G, Tensor) or G.dim() != 2 or G.shape[0] != 1:
+                raise ShapeError(
+                    f"{owner}: `constraints` must map a `p x d` tensor to a `p x k` "
+                    f"torch.Tensor; got {type(G).__name__} "
+                    f"{tuple(G.shape) if isinstance(G, Tensor) else ''} for p = 1."
+                )
+            n_ieq_constr = G.shape[1]
+        elif not isinstance(n_ieq_constr, int) or isinstance(n_ieq_constr, bool) \
+                or n_ieq_constr < 1:
+            raise ConfigError(
+                f"{owner}: `n_ieq_constr` must be a positive integer; got {n_ieq_constr!r}."
+            )
+        self.n_ieq_constr = n_ieq_constr
+
+    def _evaluate_constraints(self, x: Tensor) -> Tensor:
+        if self.constraints is None:
+            return super()._evaluate_constraints(x)
+        return self.constraints(x)
 
     def _check_output(self, F: Any, p: int) -> Tensor:
         if not isinstance(F, Tensor):
@@ -161,7 +210,8 @@ class FunctionProblem(Problem):
         return self.f(x)
 
     def __repr__(self) -> str:
-        return f"FunctionProblem({self.label!r}, n_var={self.n_var}, n_obj={self.n_obj})"
+        extra = f", n_ieq_constr={self.n_ieq_constr}" if self.n_ieq_constr else ""
+        return f"FunctionProblem({self.label!r}, n_var={self.n_var}, n_obj={self.n_obj}{extra})"
 
 
 def from_function(
@@ -174,8 +224,13 @@ def from_function(
     n_var: int | None = None,
     name: str | None = None,
     ref_point: Sequence[float] | None = None,
+    constraints: Callable[[Tensor], Tensor] | None = None,
+    n_ieq_constr: int | None = None,
 ) -> Any:
     """Build a :class:`FunctionProblem`; also usable as a decorator.
+
+    ``constraints=`` adds inequality constraints ``g(x) <= 0`` (pymoo's convention), a torch
+    function ``x (p x d) -> G (p x k)``.
 
     Example:
         >>> @from_function(xl=0.0, xu=1.0, n_var=2)
@@ -187,7 +242,8 @@ def from_function(
     Returns:
         A :class:`FunctionProblem`, or a decorator making one when ``f`` is omitted.
     """
-    kw: dict[str, Any] = {"n_obj": n_obj, "n_var": n_var, "name": name, "ref_point": ref_point}
+    kw: dict[str, Any] = {"n_obj": n_obj, "n_var": n_var, "name": name, "ref_point": ref_point,
+                          "constraints": constraints, "n_ieq_constr": n_ieq_constr}
     if f is None:
         return lambda g: FunctionProblem(g, xl, xu, **kw)
     return FunctionProblem(f, xl, xu, **kw)
@@ -284,27 +340,25 @@ GradientMode = Literal["analytic", "fd", "none"]
 
 
 class _PymooEval(torch.autograd.Function):
-    """``F = pymoo(x)`` in numpy; backward by pymoo's ``dF`` or central differences."""
+    """``F = pymoo(x)`` (or ``G``) in numpy; backward by pymoo's ``dF`` / ``dG`` or central
+    differences."""
 
     @staticmethod
-    def forward(ctx: Any, x: Tensor, wrapper: PymooProblem) -> Tensor:
+    def forward(ctx: Any, x: Tensor, wrapper: PymooProblem, key: str) -> Tensor:
         X = x.detach().to("cpu", torch.float64).numpy()
         want_jac = ctx.needs_input_grad[0] and wrapper.gradient == "analytic"
-        if want_jac:
-            F, dF = wrapper._call(X, jac=True)
-        else:
-            F, dF = wrapper._call(X), None
-        ctx.wrapper, ctx.X, ctx.jac = wrapper, X, dF
-        return torch.as_tensor(F).to(device=x.device, dtype=x.dtype)
+        values, jac = wrapper._values(X, key, jac=want_jac)
+        ctx.wrapper, ctx.X, ctx.key, ctx.jac = wrapper, X, key, jac
+        return torch.as_tensor(values).to(device=x.device, dtype=x.dtype)
 
     @staticmethod
     @once_differentiable
-    def backward(ctx: Any, grad_F: Tensor) -> tuple[Tensor, None]:
+    def backward(ctx: Any, grad_out: Tensor) -> tuple[Tensor, None, None]:
         if ctx.jac is None:
-            # cached on the node: the engine's m backward passes share one Jacobian
-            ctx.jac = ctx.wrapper._jacobian(ctx.X)
-        J = torch.as_tensor(ctx.jac).to(device=grad_F.device, dtype=grad_F.dtype)
-        return torch.einsum("pm,pmd->pd", grad_F, J), None
+            # cached on the node: the engine's m (or k) backward passes share one Jacobian
+            ctx.jac = ctx.wrapper._jacobian(ctx.X, ctx.key)
+        J = torch.as_tensor(ctx.jac).to(device=grad_out.device, dtype=grad_out.dtype)
+        return torch.einsum("pm,pmd->pd", grad_out, J), None, None
 
 
 class PymooProblem(Problem):
@@ -313,6 +367,9 @@ class PymooProblem(Problem):
     Values cross to numpy and back; gradients come from pymoo's analytic ``dF`` (the
     problem sets ``out["dF"]``, shape `p x m x d`, e.g. through pymoo's automatic
     differentiation wrapper) or, only when asked for, from central finite differences.
+    Inequality constraints (pymoo's ``G <= 0``, ``n_ieq_constr``) come through as the
+    problem's constraints, differentiated the same way (``dG``, or the same finite-difference
+    evaluations that give ``dF``); equality constraints are refused.
 
     Args:
         problem: The pymoo problem; it must have finite bounds ``xl``/``xu``.
@@ -323,7 +380,8 @@ class PymooProblem(Problem):
             names the other options.
         fd_step: Finite-difference step as a fraction of each coordinate's box width; steps
             are shortened at the bounds so every evaluation stays inside the box.
-        ignore_constraints: Wrap a constrained problem anyway, dropping its constraints.
+        ignore_constraints: Wrap a constrained problem without its constraints (also the
+            way to wrap one with equality constraints).
     """
 
     def __init__(
@@ -344,12 +402,15 @@ class PymooProblem(Problem):
         label = type(problem).__name__
         self.pymoo_problem = problem
         self.name = f"pymoo:{label}"  # type: ignore[misc]
-        n_con = int(getattr(problem, "n_ieq_constr", 0)) + int(getattr(problem, "n_eq_constr", 0))
-        if n_con and not ignore_constraints:
+        n_eq = int(getattr(problem, "n_eq_constr", 0) or 0)
+        if n_eq and not ignore_constraints:
             raise ConfigError(
-                f"PymooProblem: {label} has {n_con} constraint(s), and paretoray handles box "
-                "bounds only. Pass `ignore_constraints=True` to optimize the objectives anyway."
+                f"PymooProblem: {label} has {n_eq} equality constraint(s), and paretoray handles "
+                "inequality constraints g(x) <= 0 only. Rewrite each h(x) = 0 as |h(x)| - eps "
+                "<= 0, or pass `ignore_constraints=True` to optimize the objectives anyway."
             )
+        self.n_ieq_constr = 0 if ignore_constraints else int(
+            getattr(problem, "n_ieq_constr", 0) or 0)
         if problem.xl is None or problem.xu is None:
             raise ConfigError(
                 f"PymooProblem: {label} has no bounds (xl/xu); paretoray needs a box."
@@ -366,12 +427,17 @@ class PymooProblem(Problem):
         if not (isinstance(fd_step, float | int) and 0 < fd_step < 0.5):
             raise ConfigError(f"PymooProblem: `fd_step` must lie in (0, 0.5); got {fd_step!r}.")
         self.fd_step = float(fd_step)
+        #: The last batch evaluated and its outputs (the engine asks for F, then G, of the
+        #: same population: one pymoo call serves both).
+        self._last: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
         if gradient in (None, "analytic"):
             center = ((self.xl + self.xu) / 2)[None].numpy()
-            _, dF = self._call(center, jac=True)
-            if not np.isfinite(dF).any():  # pymoo fills an unset `dF` with inf
+            out = self._call(center, jac=True)
+            missing = [k for k in self._keys() if not np.isfinite(out["d" + k]).any()]
+            if missing:  # pymoo fills an unset `dF` / `dG` with inf
+                which = " and ".join(f"`out['d{k}']`" for k in missing)
                 raise ConfigError(
-                    f"PymooProblem: {label} supplies no analytic gradient (`out['dF']`). Pass "
+                    f"PymooProblem: {label} supplies no analytic gradient ({which}). Pass "
                     "`gradient='fd'` for central finite differences (2 d extra evaluations per "
                     "Jacobian), `gradient='none'` to evaluate values only, or port the problem "
                     "to torch (see `FunctionProblem`)."
@@ -379,38 +445,75 @@ class PymooProblem(Problem):
             gradient = "analytic"
         self.gradient: GradientMode = gradient
 
-    def _call(self, X: np.ndarray, jac: bool = False) -> Any:
-        keys = ["F", "dF"] if jac else ["F"]
-        out = self.pymoo_problem.evaluate(X, return_values_of=keys, return_as_dictionary=True)
-        F = np.asarray(out["F"], dtype=np.float64).reshape(len(X), self.n_obj)
-        if not jac:
-            return F
-        return F, np.asarray(out["dF"], dtype=np.float64).reshape(len(X), self.n_obj, self.n_var)
+    def _keys(self) -> list[str]:
+        return ["F", "G"] if self.n_ieq_constr else ["F"]
 
-    def _jacobian(self, X: np.ndarray) -> np.ndarray:
-        """A `p x m x d` Jacobian: pymoo's ``dF`` or central differences, as configured."""
+    def _call(self, X: np.ndarray, jac: bool = False) -> dict[str, np.ndarray]:
+        """One pymoo evaluation: ``F`` (`p x m`), ``G`` (`p x k`, constrained problems) and,
+        with ``jac``, ``dF`` / ``dG`` (`p x m x d`, `p x k x d`)."""
+        keys = self._keys()
+        want = keys + ["d" + k for k in keys] if jac else keys
+        raw = self.pymoo_problem.evaluate(X, return_values_of=want, return_as_dictionary=True)
+        p, k = len(X), self.n_ieq_constr
+        shapes = {"F": (p, self.n_obj), "G": (p, k), "dF": (p, self.n_obj, self.n_var),
+                  "dG": (p, k, self.n_var)}
+        out = {key: np.asarray(raw[key], dtype=np.float64).reshape(shapes[key]) for key in want}
+        self._last = (X.copy(), out)
+        return out
+
+    def _values(self, X: np.ndarray, key: str, jac: bool = False) -> tuple[np.ndarray, Any]:
+        """``(values, jacobian or None)`` of ``key`` (``"F"`` or ``"G"``) at ``X``."""
+        last = self._last
+        if last is not None and ("d" + key in last[1] or not jac) and last[0].shape == X.shape \
+                and np.array_equal(last[0], X):
+            out = last[1]
+        else:
+            out = self._call(X, jac=jac)
+        return out[key], (out["d" + key] if jac else None)
+
+    def _jacobian(self, X: np.ndarray, key: str = "F") -> np.ndarray:
+        """A `p x m x d` (``key="F"``) or `p x k x d` (``"G"``) Jacobian: pymoo's analytic one
+        or central differences, as configured."""
         if self.gradient == "none":
             raise ParetorayError(
                 f"{self!r} was built with gradient='none'; rebuild it with "
                 "gradient='fd' (or supply `dF`) to differentiate it."
             )
         if self.gradient == "analytic":
-            return self._call(X, jac=True)[1]
+            return self._values(X, key, jac=True)[1]
+        cache = self.__dict__.get("_fd_cache")
+        if cache is not None and cache[0].shape == X.shape and np.array_equal(cache[0], X):
+            return cache[1][key]
         p, d = X.shape
         xl, xu = self.xl.numpy(), self.xu.numpy()
         h = self.fd_step * (xu - xl)
-        J = np.empty((p, self.n_obj, d))
-        for j in range(d):  # one vectorized pymoo call (2p rows) per coordinate
+        J = {k: np.empty((p, self.n_obj if k == "F" else self.n_ieq_constr, d))
+             for k in self._keys()}
+        for j in range(d):  # one vectorized pymoo call (2p rows) per coordinate, F and G
             hi = np.minimum(X[:, j] + h[j], xu[j])
             lo = np.maximum(X[:, j] - h[j], xl[j])
             Xs = np.concatenate([X, X])
             Xs[:p, j], Xs[p:, j] = hi, lo
-            F = self._call(Xs)
-            J[:, :, j] = (F[:p] - F[p:]) / (hi - lo)[:, None]
-        return J
+            out = self._call(Xs)
+            for k, Jk in J.items():
+                Jk[:, :, j] = (out[k][:p] - out[k][p:]) / (hi - lo)[:, None]
+        # G's Jacobian comes from the same evaluations: keep it for the constraint pass
+        self._fd_cache = (X.copy(), J)
+        return J[key]
 
     def _evaluate(self, x: Tensor) -> Tensor:
-        return _PymooEval.apply(x, self)
+        return _PymooEval.apply(x, self, "F")
+
+    def _evaluate_constraints(self, x: Tensor) -> Tensor:
+        if not self.n_ieq_constr:
+            return super()._evaluate_constraints(x)
+        return _PymooEval.apply(x, self, "G")
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["_last"] = None
+        state.pop("_fd_cache", None)
+        return state
 
     def pareto_front(self, n_points: int = 100) -> Tensor:
         """A `k x m`-dim tensor: pymoo's ``pareto_front``.
@@ -433,9 +536,10 @@ class PymooProblem(Problem):
         return torch.as_tensor(np.asarray(pf, dtype=np.float64))
 
     def __repr__(self) -> str:
+        extra = f", n_ieq_constr={self.n_ieq_constr}" if self.n_ieq_constr else ""
         return (
             f"PymooProblem({type(self.pymoo_problem).__name__}, n_var={self.n_var}, "
-            f"n_obj={self.n_obj}, gradient={self.gradient!r})"
+            f"n_obj={self.n_obj}{extra}, gradient={self.gradient!r})"
         )
 
 

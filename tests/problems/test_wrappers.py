@@ -197,12 +197,24 @@ def test_pymoo_values_only(rng) -> None:
 
 
 def test_pymoo_constraints_and_front() -> None:
+    # inequality constraints come through (tests/problems/test_constrained.py checks them);
+    # equality constraints are refused, and `ignore_constraints=True` drops both kinds
+    assert PymooProblem(get_problem("bnh"), gradient="fd").n_ieq_constr == 2
     with pytest.raises(ConfigError, match="ignore_constraints=True"):
-        PymooProblem(get_problem("bnh"), gradient="fd")
+        PymooProblem(_WithEquality(), gradient="fd")
     p = PymooProblem(get_problem("bnh"), gradient="fd", ignore_constraints=True)
-    assert p.n_obj == 2
+    assert p.n_obj == 2 and p.n_ieq_constr == 0
     front = PymooProblem(get_problem("zdt1"), gradient="fd").pareto_front(50)
     torch.testing.assert_close(front, get("zdt1").pareto_front(50))
+
+
+class _WithEquality(PymooBase):
+    def __init__(self) -> None:
+        super().__init__(n_var=2, n_obj=2, n_eq_constr=1, xl=0.0, xu=1.0)
+
+    def _evaluate(self, x, out, *args, **kwargs):
+        out["F"] = np.column_stack([x[:, 0], 1 - x[:, 0]])
+        out["H"] = x[:, :1] - 0.5
 
 
 # ---------------------------------------------------------------------- as_problem
