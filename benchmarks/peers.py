@@ -70,8 +70,9 @@ METHODS = ("epo", "pmtl", "mgda", "linear", "tchebycheff", "mtche", "smooth_tche
 SIZES = (10, 100, 1000)
 COUPLED_VALUES = ("hv",)  # the reference must step every member together
 #: Section 1 options that make paretoray's iteration the reference's (the paper's EPO step,
-#: without paretoray's default lengthening of short balance steps).
-SAME_ITERATION = {"epo": {"step_rule": "none"}}
+#: without paretoray's default lengthening of short balance steps; hv steered by the
+#: dynamic reference point, as the reference is, not the problem's, the engine's default).
+SAME_ITERATION = {"epo": {"step_rule": "none"}, "hv": {"ref_point": "dynamic"}}
 OPTIMIZER, LR = "adam", 0.01
 RESULTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 

@@ -28,6 +28,7 @@ Minimization is assumed.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -105,6 +106,61 @@ def _make_optimizer(optimizer: str | OptimizerFactory, params: list[Tensor], lr:
     return factory(params, lr=lr, **options)
 
 
+class _InPlaceAdam:
+    """``torch.optim.Adam``'s update for the engine's single `p x d` tensor, inlined.
+
+    The same arithmetic as torch's single-tensor Adam (``lerp_``, ``mul_``/``addcmul_``,
+    bias corrections from the CPU ``step`` counter, ``addcdiv_``) on the optimizer's own
+    state tensors (``step``, ``exp_avg``, ``exp_avg_sq``), so :meth:`Engine.state_dict`,
+    checkpoints and member resets see exactly what ``optimizer.step()`` would leave, without
+    its per-call dispatch (about 70 us of a 250 us step at ``p = 100`` on a CPU). Used only
+    while the optimizer's one parameter group has Adam's plain options (no AMSGrad,
+    weight decay, maximize, capturable/differentiable/fused modes or step hooks); the
+    engine calls ``optimizer.step()`` otherwise.
+    """
+
+    def __init__(self, optimizer: torch.optim.Optimizer, x: Tensor) -> None:
+        self.optimizer, self.x = optimizer, x
+        self.group = optimizer.param_groups[0]
+
+    @staticmethod
+    def fits(optimizer: torch.optim.Optimizer, x: Tensor) -> bool:
+        groups = optimizer.param_groups
+        return (type(optimizer) is torch.optim.Adam and len(groups) == 1
+                and len(groups[0]["params"]) == 1 and groups[0]["params"][0] is x
+                and not x.is_complex())
+
+    def applies(self) -> bool:
+        g, opt = self.group, self.optimizer
+        return not (g["amsgrad"] or g["weight_decay"] or g["maximize"] or g["capturable"]
+                    or g["differentiable"] or g["fused"] or g.get("decoupled_weight_decay")
+                    or isinstance(g["lr"], Tensor) or opt._optimizer_step_pre_hooks
+                    or opt._optimizer_step_post_hooks)
+
+    def step(self, grad: Tensor) -> None:
+        g, x = self.group, self.x
+        state = self.optimizer.state[x]
+        if not state:  # as Adam's lazy initialization (a CPU step counter)
+            state["step"] = torch.tensor(0.0, dtype=_scalar_dtype())
+            state["exp_avg"] = torch.zeros_like(x, memory_format=torch.preserve_format)
+            state["exp_avg_sq"] = torch.zeros_like(x, memory_format=torch.preserve_format)
+        step_t, exp_avg, exp_avg_sq = state["step"], state["exp_avg"], state["exp_avg_sq"]
+        beta1, beta2 = g["betas"]
+        lr, eps = g["lr"], g["eps"]
+        step_t += 1
+        step = float(step_t) if step_t.device.type == "cpu" else float(step_t.cpu())
+        exp_avg.lerp_(grad, 1 - beta1)
+        exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        bias_correction1 = 1 - beta1**step
+        bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+        denom = (exp_avg_sq.sqrt() / bias_correction2_sqrt).add_(eps)
+        x.addcdiv_(exp_avg, denom, value=-(lr / bias_correction1))
+
+
+def _scalar_dtype() -> torch.dtype:
+    return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
+
+
 class Engine:
     """A population of ``p`` members stepped together by one weighting.
 
@@ -139,7 +195,7 @@ class Engine:
         from paretoray.preferences import validate_prefs
 
         self.problem = _problems.get(problem) if isinstance(problem, str) else problem
-        self.algorithm = _algorithms.get(algorithm)
+        self.algorithm = _weighting(algorithm, self.problem)
         self.device = torch.device(device) if device is not None else default_device()
         is_net = getattr(type(self.problem), "is_network", False)
         dtype = dtype if dtype is not None else (torch.float32 if is_net else torch.float64)
@@ -177,6 +233,14 @@ class Engine:
         self.nan_resets = 0
         #: Rows to restart reset members from (e.g. their best archived points), or None.
         self.fallback: Tensor | None = None
+        # the fixed cost of a step: Adam inlined, the plain box clamp in place, one batched
+        # backward for the Jacobian (the m-pass loop where the problem's backward cannot be
+        # batched), no host sync off the CPU
+        self._adam = (_InPlaceAdam(self.optimizer, self.x)
+                      if _InPlaceAdam.fits(self.optimizer, self.x) else None)
+        self._plain_project = type(self.problem).project is Problem.project
+        self._batched_jacobian: bool | None = None
+        self._sync_free = self.device.type != "cpu"
 
     def _init_network(self, x0: Any, seed: int, options: dict[str, Any],
                       optimizer: str | OptimizerFactory) -> None:
@@ -208,38 +272,79 @@ class Engine:
 
     def step(self, context: Tensor | None = None) -> StepStats:
         """One step for every member; returns what happened."""
+        return self.run(1, context)
+
+    def run(self, steps: int, context: Tensor | None = None) -> StepStats:
+        """Take ``steps`` steps; returns their summed statistics.
+
+        Vector problems: on the CPU a step reads one flag back (are any members
+        non-finite?, free there) and resets them at once from fresh draws or
+        :attr:`fallback`; on other devices the steps run without host syncs: non-finite
+        members restart in the same program from rows drawn once per call (the
+        :attr:`fallback` rows, else ``p`` fresh draws) and the count is read once at the
+        end, so a member reset twice in one call restarts twice from the same row.
+        """
         t0 = _now(self.device)
+        steps = int(steps)
         if self._net is not None:
-            bad = self._net.step(self.algorithm, self.prefs, self.optimizer, context, _sanitize)
-            n_bad = int(bad.sum())  # one host sync per step, not per member
-            if n_bad:
-                self._net.reset(bad, self.optimizer)
-            self.steps_done += 1
+            n_bad = 0
+            for _ in range(steps):
+                bad = self._net.step(self.algorithm, self.prefs, self.optimizer, context,
+                                     _sanitize)
+                k = int(bad.sum())  # one host sync per step, not per member
+                if k:
+                    self._net.reset(bad, self.optimizer)
+                n_bad += k
+                self.steps_done += 1
             self.nan_resets += n_bad
-            return StepStats(steps=1, nan_resets=n_bad, seconds=_now(self.device) - t0)
+            return StepStats(steps=steps, nan_resets=n_bad, seconds=_now(self.device) - t0)
+        n_bad = 0
+        sync_free = self._sync_free
+        if sync_free and steps:
+            spare = self._spare_rows()
+            count = torch.zeros(self.p, dtype=torch.long, device=self.device)
+        for _ in range(steps):
+            bad = self._advance(context)
+            if sync_free:
+                self._restart_in_place(bad, spare)
+                count += bad
+            elif bool(bad.any()):  # a CPU read: no device to wait for
+                n_bad += int(bad.sum())
+                self.reset_members(bad)
+            self.steps_done += 1
+        if sync_free and steps:
+            n_bad = int(count.sum())  # the one host sync of the call
+        self.nan_resets += n_bad
+        return StepStats(steps=steps, nan_resets=n_bad, seconds=_now(self.device) - t0)
+
+    def _advance(self, context: Tensor | None) -> Tensor:
+        """One batched step of every member; returns the `p`-dim mask of non-finite ones.
+
+        Their rows of ``x`` and of the optimizer state are left as the step made them (the
+        caller restarts them); no host sync on any device.
+        """
         x, problem, algo = self.x, self.problem, self.algorithm
         with torch.enable_grad():
             F = problem._evaluate(x)
-            m = F.shape[1]
-            finite_f = torch.isfinite(F).all(dim=1)
-            safe_values = _sanitize(F.detach(), finite_f)
-            if algo.needs_gram:
-                J = torch.stack(
-                    [torch.autograd.grad(F[:, i].sum(), x, retain_graph=i < m - 1)[0]
-                     for i in range(m)],
-                    dim=1,
-                )  # p x m x d
-                J = torch.where(torch.isfinite(J), J, torch.zeros((), dtype=J.dtype,
-                                                                    device=J.device))
-                # min-norm over the tangent cone of the active bounds (MGDA, PMTL, EPO...)
-                J = tangent_jacobian(J, x.detach(), *problem._projection_box_like(x))
-                gram = J @ J.transpose(1, 2)
-                alpha = algo.weights(safe_values, self.prefs, gram=gram, context=context)
-                direction = torch.einsum("pm,pmd->pd", alpha.to(J.dtype), J)
+            values = F.detach()
+            finite_f = torch.isfinite(values).all(dim=1)
+            if getattr(algo, "per_member", True):
+                # a non-finite row only reaches its own weights, discarded below
+                values = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
             else:
-                alpha = algo.weights(safe_values, self.prefs, gram=None, context=context)
-                alpha = torch.where(finite_f[:, None], alpha, torch.zeros_like(alpha))
-                direction = torch.autograd.grad((alpha.detach().to(F.dtype) * F).sum(), x)[0]
+                values = _sanitize(values, finite_f)
+            if algo.needs_gram:
+                J = self._jacobian(F, x)  # p x m x d
+                J = torch.nan_to_num(J, nan=0.0, posinf=0.0, neginf=0.0)
+                # min-norm over the tangent cone of the active bounds (MGDA, PMTL, EPO...)
+                J = tangent_jacobian(J, x.detach(), *self._box())
+                gram = J @ J.transpose(1, 2)
+                alpha = algo.weights(values, self.prefs, gram=gram, context=context)
+                direction = (alpha.to(J.dtype).unsqueeze(1) @ J).squeeze(1)
+            else:
+                alpha = algo.weights(values, self.prefs, gram=None, context=context)
+                # members are independent: row p of the gradient is alpha_p^T J_p
+                direction = torch.autograd.grad(F, x, grad_outputs=alpha.detach().to(F.dtype))[0]
             if problem.n_ieq_constr:
                 # g(x) <= 0: restore infeasible members, keep feasible ones off the active
                 # constraints (paretoray.constraints)
@@ -247,24 +352,62 @@ class Engine:
 
                 direction = steer(problem, x, direction)
         bad = ~(finite_f & torch.isfinite(direction).all(dim=1))
-        direction = torch.where(bad[:, None], torch.zeros_like(direction), direction)
-        x.grad = direction
-        self.optimizer.step()
+        adam = self._adam
         with torch.no_grad():
-            x.copy_(problem.project(x))
-        n_bad = int(bad.sum())  # one host sync per step, not per member
-        if n_bad:
-            self.reset_members(bad)
-        self.steps_done += 1
-        self.nan_resets += n_bad
-        return StepStats(steps=1, nan_resets=n_bad, seconds=_now(self.device) - t0)
+            if adam is not None and adam.applies():
+                adam.step(direction)  # bad rows are restarted, state included, by the caller
+            else:
+                x.grad = torch.where(bad[:, None], torch.zeros((), dtype=direction.dtype,
+                                                                device=direction.device),
+                                     direction)
+                self.optimizer.step()
+            if self._plain_project:
+                x.clamp_(*self._box())
+            else:
+                x.copy_(problem.project(x))
+        return bad
 
-    def run(self, steps: int, context: Tensor | None = None) -> StepStats:
-        """Take ``steps`` steps; returns their summed statistics."""
-        stats = StepStats()
-        for _ in range(int(steps)):
-            stats += self.step(context)
-        return stats
+    def _jacobian(self, F: Tensor, x: Tensor) -> Tensor:
+        """``J`` (`p x m x d`): row ``p`` of ``d F[:, i].sum() / dx`` is member ``p``'s
+        gradient of ``f_i`` (members are independent), all ``m`` in one batched backward
+        pass where the problem's backward supports it (tried once, silently), else ``m``."""
+        m = F.shape[1]
+        if self._batched_jacobian is not False:
+            eye = torch.eye(m, dtype=F.dtype, device=F.device)[:, None, :].expand(m, *F.shape)
+            try:
+                with warnings.catch_warnings(record=True) as caught:
+                    warnings.simplefilter("always")
+                    J = torch.autograd.grad(F, x, grad_outputs=eye, is_grads_batched=True,
+                                            retain_graph=self._batched_jacobian is None)[0]
+                if self._batched_jacobian is None:  # the first call decides
+                    self._batched_jacobian = not caught
+                return J.transpose(0, 1)
+            except (RuntimeError, NotImplementedError):
+                if self._batched_jacobian:
+                    raise
+                self._batched_jacobian = False
+        return torch.stack([torch.autograd.grad(F[:, i].sum(), x, retain_graph=i < m - 1)[0]
+                            for i in range(m)], dim=1)
+
+    def _box(self) -> tuple[Tensor, Tensor]:
+        return self.problem._projection_box_like(self.x)
+
+    def _spare_rows(self) -> Tensor:
+        """`p x d` rows that non-finite members restart from in a sync-free run."""
+        if self.fallback is not None:
+            rows = torch.as_tensor(self.fallback).to(self.device, self.dtype)
+        else:
+            rows = self._draw(self.p)
+        return self.problem.project(rows)
+
+    def _restart_in_place(self, bad: Tensor, spare: Tensor) -> None:
+        """Restart the members in ``bad`` from their ``spare`` rows, without a host sync."""
+        with torch.no_grad():
+            self.x.copy_(torch.where(bad[:, None], spare, self.x))
+            for state in self.optimizer.state.values():
+                for v in state.values():
+                    if isinstance(v, Tensor) and v.dim() > 0 and v.shape[0] == self.p:
+                        v.masked_fill_(bad.view(-1, *([1] * (v.dim() - 1))), 0)
 
     def reset_members(self, mask: Tensor, x_new: Tensor | None = None) -> None:
         """Restart the members in ``mask`` (a `p`-dim bool tensor).
@@ -431,9 +574,39 @@ class Engine:
             self.optimizer.state[self.x] = optim_state
 
 
+def _weighting(algorithm: Weighting | str, problem: Problem) -> Weighting:
+    """The weighting; one that takes a reference point and has none gets the problem's.
+
+    A name is built with ``ref_point=problem.ref_point`` when its factory takes one; an
+    object whose ``ref_point`` is None (and not explicitly dynamic) is copied with it, so
+    the caller's object is not changed. As ``search`` does for the run's reference point.
+    """
+    import copy
+    import inspect
+
+    ref = getattr(problem, "ref_point", None)
+    if ref is None:
+        return _algorithms.get(algorithm)
+    ref = [float(v) for v in ref]
+    if isinstance(algorithm, str):
+        try:
+            params = inspect.signature(_algorithms.REGISTRY.factory(algorithm)).parameters
+        except (TypeError, ValueError):
+            params = {}
+        if "ref_point" in params:
+            return _algorithms.get(algorithm, ref_point=ref)
+        return _algorithms.get(algorithm)
+    algo = _algorithms.get(algorithm)
+    if ("ref_point" in vars(algo) and algo.ref_point is None
+            and not getattr(algo, "dynamic", False)):
+        algo = copy.copy(algo)
+        algo.ref_point = ref
+    return algo
+
+
 def _sanitize(values: Tensor, finite: Tensor) -> Tensor:
     """Replace non-finite rows by a point dominated by every finite row (for coupled weightings)."""
-    if bool(finite.all()):
+    if finite.device.type == "cpu" and bool(finite.all()):  # a CPU read: nothing to wait for
         return values
     big = torch.where(torch.isfinite(values), values, torch.full_like(values, -torch.inf))
     worst = big.max(dim=0).values

@@ -134,3 +134,76 @@ def test_cuda_step_matches_cpu():
     xg, Fg = eng.run(problem, FixedWeights(True), prefs, 20, lr=0.05, x0=x0, device="cuda")
     torch.testing.assert_close(xc, xg, rtol=1e-9, atol=1e-9)
     torch.testing.assert_close(Fc, Fg, rtol=1e-9, atol=1e-9)
+
+
+class _TorchAdam(torch.optim.Adam):
+    """torch's own Adam.step (the engine inlines the update only for Adam itself)."""
+
+
+@pytest.mark.parametrize("gram", [False, True])
+def test_inlined_adam_equals_torch_adam(gram):
+    """The engine's inlined update leaves x and the optimizer state exactly as
+    ``torch.optim.Adam.step`` does, state_dict included."""
+    problem = Quadratics()
+    prefs = torch.tensor([[0.2, 0.8], [0.5, 0.5], [0.9, 0.1]], dtype=torch.float64)
+    kw = {"lr": 0.05, "seed": 4, "device": "cpu", "optimizer_options": {"betas": (0.8, 0.99)}}
+    a = eng.Engine(problem, FixedWeights(gram), prefs, **kw)
+    b = eng.Engine(problem, FixedWeights(gram), prefs, optimizer=_TorchAdam, **kw)
+    assert a._adam is not None and b._adam is None
+    a.run(25)
+    b.run(25)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sorted(sa) == sorted(sb)
+    for key in sa:
+        torch.testing.assert_close(sa[key], sb[key], rtol=0, atol=0)
+
+
+def test_sync_free_steps_equal_the_cpu_steps():
+    """The path used off the CPU (no host sync per step) takes the same steps."""
+    problem = Quadratics()
+    prefs = torch.tensor([[0.3, 0.7], [0.8, 0.2], [0.5, 0.5]], dtype=torch.float64)
+    a = eng.Engine(problem, FixedWeights(True), prefs, lr=0.05, seed=5, device="cpu")
+    b = eng.Engine(problem, FixedWeights(True), prefs, lr=0.05, seed=5, device="cpu")
+    b._sync_free = True
+    assert a.run(6).nan_resets == b.run(6).nan_resets == 0
+    torch.testing.assert_close(a.x, b.x, rtol=0, atol=0)
+
+
+def test_sync_free_nan_members_are_reset_counted_and_never_reported_finite():
+    problem = Quadratics(nan_above=0.5)
+    prefs = torch.full((64, 2), 0.5, dtype=torch.float64)
+    e = eng.Engine(problem, FixedWeights(False), prefs, lr=0.01, seed=3, device="cpu")
+    e._sync_free = True
+    x0 = e.x.detach().clone()
+    stats = e.run(5)
+    # members starting above 0.5 have NaN values at the first step: reset, counted
+    assert stats.nan_resets >= int((x0[:, 0] > 0.5).sum()) > 0
+    assert e.nan_resets == stats.nan_resets
+    assert not bool(e.optimizer.state[e.x]["exp_avg"].isnan().any())
+    x, F, finite = e.evaluate()
+    assert torch.isfinite(x).all()
+    assert not torch.isnan(F[finite]).any()
+    assert torch.equal(~finite, x[:, 0] > 0.5)
+
+
+def test_hv_by_name_or_object_uses_the_problems_reference_point():
+    """Engine(problem, "hv") steers by ``problem.ref_point`` (as ``search`` does), an HV
+    object without one is copied with it, and ``ref_point="dynamic"`` opts out."""
+    from paretoray import problems
+    from paretoray.algorithms.hypervolume import HV
+
+    problem = problems.get("zdt1")
+    prefs = torch.full((8, 2), 0.5, dtype=torch.float64)
+    x0 = problem.sample(8, generator=torch.Generator().manual_seed(0))
+    mine = HV()
+    by_name = eng.Engine(problem, "hv", prefs, x0=x0, device="cpu")
+    by_obj = eng.Engine(problem, mine, prefs, x0=x0, device="cpu")
+    fixed = eng.Engine(problem, HV(ref_point=[1.1, 1.1]), prefs, x0=x0, device="cpu")
+    dynamic = eng.Engine(problem, HV(ref_point="dynamic"), prefs, x0=x0, device="cpu")
+    assert by_name.algorithm.ref_point == by_obj.algorithm.ref_point == list(problem.ref_point)
+    assert mine.ref_point is None and dynamic.algorithm.ref_point is None
+    for e in (by_name, by_obj, fixed, dynamic):
+        e.run(20)
+    torch.testing.assert_close(by_name.x, fixed.x, rtol=0, atol=0)
+    torch.testing.assert_close(by_obj.x, fixed.x, rtol=0, atol=0)
+    assert not torch.equal(dynamic.x, fixed.x)

@@ -60,19 +60,32 @@ def layers(points: Tensor) -> Tensor:
     Returns:
         An `n`-dim long tensor of layer ids (same device as ``points``).
     """
+    P = points.detach().cpu().double().numpy()
+    return torch.as_tensor(layers_np(P), dtype=torch.long, device=points.device)
+
+
+def layers_np(P: np.ndarray) -> np.ndarray:
+    """:func:`layers` on a `n x m` float64 array: an `n`-dim int64 array of layer ids.
+
+    Ranks from moocore's ``pareto_rank``; copies found by one lexicographic sort (a copy's
+    index ``c`` counts the equal rows before it in input order).
+    """
     import moocore
 
-    rank = torch.as_tensor(moocore.pareto_rank(points.detach().cpu().double().numpy()),
-                           dtype=torch.long, device=points.device)
-    _, inverse = torch.unique(points, dim=0, return_inverse=True)
-    order = torch.sort(inverse, stable=True).indices
-    sorted_inv = inverse[order]
-    first = torch.ones_like(sorted_inv, dtype=torch.bool)
-    first[1:] = sorted_inv[1:] != sorted_inv[:-1]
-    start = torch.cummax(torch.where(first, torch.arange(len(order), device=points.device),
-                                     0), dim=0).values
-    copy = torch.empty_like(inverse)
-    copy[order] = torch.arange(len(order), device=points.device) - start
+    n = P.shape[0]
+    rank = np.asarray(moocore.pareto_rank(P), dtype=np.int64)
+    if n < 2:
+        return rank
+    order = np.lexsort(P.T[::-1])  # rows sorted lexicographically, ties in input order
+    Ps = P[order]
+    new = np.ones(n, dtype=bool)
+    new[1:] = (Ps[1:] != Ps[:-1]).any(1)
+    if new.all():
+        return rank
+    pos = np.arange(n)
+    start = np.maximum.accumulate(np.where(new, pos, 0))
+    copy = np.empty(n, dtype=np.int64)
+    copy[order] = pos - start
     return rank + copy * (int(rank.max()) + 1)
 
 
@@ -127,6 +140,42 @@ def grad_2d(points: Tensor, layer: Tensor, ref: Tensor) -> Tensor:
     return out
 
 
+def grad_2d_np(P: np.ndarray, layer: np.ndarray | None, ref: np.ndarray) -> np.ndarray:
+    """:func:`grad_2d` on float64 arrays (`n x 2`, `n` or None, `2`): an `n x 2` array.
+
+    The same neighbours (sorted by layer, then the first objective; within a layer the
+    first objectives differ, as weakly dominated points rank later). ``layer=None``: the
+    layer ids are found here, with a shortcut for the common case of one nondominated
+    set of unique points (first objective increasing, second decreasing once sorted)
+    that skips moocore. numpy's per-call cost is a fraction of torch's at one engine's
+    sizes.
+    """
+    n = P.shape[0]
+    order = None
+    if layer is None:
+        order = np.lexsort((P[:, 1], P[:, 0]))
+        ys = P[order]
+        if not ((ys[1:, 0] > ys[:-1, 0]).all() and (ys[1:, 1] < ys[:-1, 1]).all()):
+            layer, order = layers_np(P), None
+    if order is None:
+        order = np.lexsort((P[:, 0], layer))
+        ys = P[order]
+        same = layer[order]
+        same = same[1:] == same[:-1]
+    else:
+        same = np.ones(n - 1, dtype=bool)
+    prev_f2 = np.empty(n)
+    prev_f2[0] = ref[1]
+    prev_f2[1:] = np.where(same, ys[:-1, 1], ref[1])
+    next_f1 = np.empty(n)
+    next_f1[-1] = ref[0]
+    next_f1[:-1] = np.where(same, ys[1:, 0], ref[0])
+    out = np.empty((n, 2))
+    out[order, 0] = ys[:, 1] - prev_f2
+    out[order, 1] = ys[:, 0] - next_f1
+    return out
+
+
 def grad_3d(points: Tensor, layer: Tensor, ref: Tensor, rows: Tensor) -> Tensor:
     """Exact ``dHV/dy`` in 3-D for the points ``rows``: one sweep per axis, ``O(n log n)``.
 
@@ -150,6 +199,14 @@ def grad_3d(points: Tensor, layer: Tensor, ref: Tensor, rows: Tensor) -> Tensor:
     P = points.detach().cpu().double().numpy()
     L = layer.detach().cpu().numpy()
     r = ref.detach().cpu().double().numpy()
+    out = grad_3d_np(P, L, r)
+    idx = rows.detach().cpu().numpy()
+    return -torch.as_tensor(out[idx], dtype=points.dtype, device=points.device)
+
+
+def grad_3d_np(P: np.ndarray, L: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """The slab areas of :func:`grad_3d` on float64 arrays: an `n x 3` array (``>= 0``,
+    ``-dHV/dy``) for `n x 3` points, `n` layer ids and a `3`-dim reference point."""
     n = P.shape[0]
     out = np.zeros((n, 3))
     for k in range(3):
@@ -174,8 +231,7 @@ def grad_3d(points: Tensor, layer: Tensor, ref: Tensor, rows: Tensor) -> Tensor:
                 _staircase_insert(xs, ys, col_x[t], col_y[t])
             i = j + 1
         out[order, k] = slab
-    idx = rows.detach().cpu().numpy()
-    return -torch.as_tensor(out[idx], dtype=points.dtype, device=points.device)
+    return out
 
 
 def _staircase_gap(xs: list[float], ys: list[float], ax: float, ay: float, rx: float,

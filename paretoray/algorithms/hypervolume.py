@@ -27,6 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -142,9 +143,10 @@ class HV(Weighting):
 
     Args:
         ref_point: A fixed reference point (``m`` floats): the run's ``ref_point`` or the
-            problem's (the run's data path passes one of them when the user set none).
-            None means dynamic: :func:`dynamic_reference` over ``values`` ∪ ``context`` at
-            every step -- use it only when neither exists. A dynamic reference follows
+            problem's (``search`` and :class:`~paretoray.engine.Engine` pass one of them
+            when the user set none). None means dynamic: :func:`dynamic_reference` over
+            ``values`` ∪ ``context`` at every step -- used only when neither exists;
+            ``"dynamic"`` asks for it even then. A dynamic reference follows
             the population and rewards a different set than the hypervolume the run is
             measured by (DTLZ2, m = 3, 28 members: 97.3% of the HV-optimal set's
             hypervolume at the problem's reference, below plain Das-Dennis rays on the
@@ -171,19 +173,26 @@ class HV(Weighting):
 
     per_member = False
 
-    def __init__(self, ref_point: Sequence[float] | Tensor | None = None, *,
+    def __init__(self, ref_point: Sequence[float] | Tensor | str | None = None, *,
                  margin: float = 0.5, normalize: bool = True, method: str = "auto",
                  mc_samples: int = 1024, seed: int = 0,
                  ref: Sequence[float] | Tensor | None = None) -> None:
         ref_point = ref if ref is not None else ref_point
+        #: True: the dynamic reference point was asked for (``ref_point="dynamic"``).
+        self.dynamic = isinstance(ref_point, str)
+        if self.dynamic:
+            if ref_point != "dynamic":
+                raise ConfigError(f"`ref_point` must be m floats, None or 'dynamic'; got "
+                                  f"ref_point={ref_point!r}.")
+            ref_point = None
         if method not in _METHODS:
             raise ConfigError(f"`method` must be one of {_METHODS}; got method={method!r}.")
         if not margin > 0:
             raise ConfigError(f"`margin` must be positive; got margin={margin!r}.")
         if int(mc_samples) < 1:
             raise ConfigError(f"`mc_samples` must be a positive integer; got {mc_samples!r}.")
-        self.ref_point = (None if ref_point is None
-                          else [float(v) for v in torch.as_tensor(ref_point).flatten()])
+        self.ref_point = (None if ref_point is None else
+                          torch.as_tensor(ref_point, dtype=torch.float64).flatten().tolist())
         if self.ref_point is not None and not all(map(math.isfinite, self.ref_point)):
             raise ConfigError(f"`ref_point` must be finite; got ref_point={self.ref_point!r}.")
         self.margin = float(margin)
@@ -234,6 +243,8 @@ class HV(Weighting):
         if context is not None:
             context = context.to(values.device, values.dtype).reshape(-1, m)
             context = context[torch.isfinite(context).all(1)]
+        if m <= 3 and self.method != "mc":
+            return self._exact_low_m(values, context)
         ref = self.reference(values, context)
         pts = values if context is None else torch.cat([values, context])
         rows = torch.arange(p, device=values.device)
@@ -250,3 +261,47 @@ class HV(Weighting):
             alpha = torch.where(norm > 0, alpha / norm.clamp_min(torch.finfo(alpha.dtype).tiny),
                                 alpha)
         return alpha
+
+    def _exact_low_m(self, values: Tensor, context: Tensor | None) -> Tensor:
+        """:meth:`weights` for ``m = 2, 3`` in float64 numpy, one host round trip.
+
+        The same weights as the torch path (the closed form of
+        :func:`~paretoray.algorithms._hv_grad.grad_2d`, the sweep of
+        :func:`~paretoray.algorithms._hv_grad.grad_3d`); the layers already need moocore on
+        the host, and numpy's per-call cost is a fraction of torch's at one engine's sizes.
+        """
+        p, m = values.shape
+        V = values.detach().to("cpu", torch.float64).numpy()
+        pts = V if context is None else np.concatenate([V, context.cpu().double().numpy()])
+        if self.ref_point is not None:
+            if len(self.ref_point) != m:
+                raise ShapeError(f"`ref_point` has {len(self.ref_point)} entries; the problem "
+                                 f"has m={m} objectives.")
+            ref = np.asarray(self.ref_point, dtype=np.float64)
+        else:
+            hi, lo = pts.max(0), pts.min(0)
+            span = hi - lo
+            span = np.where(span > 0, span, np.maximum(np.abs(hi), 1.0))
+            ref = hi + self.margin * span
+        inside = (pts < ref).all(1)
+        alpha = np.zeros((p, m))
+        idx_in = np.flatnonzero(inside)
+        every = idx_in.size == pts.shape[0]
+        if idx_in.size:
+            P = pts if every else pts[idx_in]
+            slab = (-_hv_grad.grad_2d_np(P, None, ref) if m == 2
+                    else _hv_grad.grad_3d_np(P, _hv_grad.layers_np(P), ref))
+            if every:
+                alpha = slab[:p]
+            else:
+                mine = idx_in < p
+                alpha[idx_in[mine]] = slab[mine]
+        if not every:
+            # on or beyond the box: gradient of half the squared distance to it (see weights)
+            eps = 1e-9 * (1.0 + np.abs(ref))
+            to_box = np.where(ref <= V, np.maximum(V - ref, 0.0) + eps, 0.0)
+            alpha = np.where(~inside[:p, None], to_box, alpha)
+        if self.normalize:
+            norm = np.sqrt(np.einsum("ij,ij->i", alpha, alpha))[:, None]
+            alpha = np.divide(alpha, norm, out=alpha.copy(), where=norm > 0)
+        return torch.from_numpy(alpha).to(dtype=values.dtype, device=values.device)
