@@ -11,11 +11,13 @@ Two tables.
    fsyncs, the merge, the manifest journal, the state record -- and of
    ``next_round`` for a population-coupled run (context sent as deltas). ``--ray`` sends
    the same stream to the Ray actor from ``S`` concurrent callers.
-2. **Outside engine steps** (EPO on ZDT1, P = 4096 members, 50 steps a round): measured
-   inside (``1 - engine seconds / round wall`` from the commit records in ``state/``) and
-   outside the code (one minus the time of the extra engine steps alone divided by the
-   extra time a search takes for ``--extra`` more rounds), in-process and on 1, 2 and 8 Ray
-   workers with fractional CPUs.
+2. **Outside engine steps** (EPO on ZDT1, P = 4096 members, 50 steps a round), in-process
+   and on 1, 2 and 8 Ray workers with fractional CPUs (one Ray session for all searches),
+   measured two ways (:data:`SHARE_NOTE`): inside, from the commit records in ``state/``;
+   and outside the code, one minus the time of the extra rounds' engine steps alone -- the
+   same number of processes, each stepping its shard at once on the same CPUs -- divided
+   by the extra time a search takes for ``--extra`` more rounds. ``--repeats`` paired
+   repeats, reported as median (min to max).
 
 Run: ``python benchmarks/coordinator.py`` (``--quick`` for a smaller grid; ``--only
 stream|share``). Results are printed as markdown and saved to
@@ -31,6 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,6 +44,29 @@ sys.path.insert(0, os.path.dirname(HERE))
 from paretoray.distributed.coordinator import CoordinatorCore  # noqa: E402
 from paretoray.distributed.messages import Factory, Offer, RoundStats, RunPlan  # noqa: E402
 from paretoray.distributed.state import read_records  # noqa: E402
+
+#: What the share table measures (printed above it in the results).
+SHARE_NOTE = (
+    "**Inside**: per shard, between two consecutive commits of that shard (the "
+    "coordinator's `commit` records in `state/`: `time`, and the worker's `engine_s`), `1 -"
+    " engine seconds / wall seconds`, over the rounds of the long search (each shard's "
+    "first round, which includes start-up, left out). **Outside**: per repeat, a search of "
+    "2 rounds and one of 2 + extra rounds are run end to end (`paretoray.search`, Ray "
+    "already running), then the extra rounds' engine steps alone: as many processes as the "
+    "search has shards (1 in-process), each stepping its own shard as the search's worker "
+    "does (the same P / k members, preferences and seed, one torch thread, 50 steps a call;"
+    " the short search's rounds first, untimed) at the same time on the same CPUs. Outside "
+    "share = `1 - engine alone / (long - short)`, in wall seconds (from the first process's"
+    " start to the last one's end) and in CPU seconds (user + system of the driver and "
+    "every process under it -- GCS, raylet, the coordinator actor, the trial workers, "
+    "reaped ones included -- against the CPU seconds of the steps alone). Everything a "
+    "search does besides those steps counts: the coordinator's commits, offers and receipts"
+    " through Ray, Tune's reports and checkpoints, Ray's own processes. Wall time also "
+    "counts a CPU left idle while a worker waits; CPU time is what other users of this "
+    "shared machine disturb least. The old baseline (one process stepping one shard, times "
+    "k / 2 cores) ignored that k processes time-sharing 2 cores step slower than one "
+    "process alone."
+)
 
 
 def sphere(n: int, m: int, rng: np.random.Generator) -> np.ndarray:
@@ -144,31 +170,111 @@ def offer_stream_ray(front: int, m: int, shards: int, k: int, offers: int,
 
 
 # ---------------------------------------------------------------------- outside share
-def _engine_alone(population: int, steps: int) -> float:
-    """Seconds of ``steps`` EPO steps on ZDT1 for ``population`` members (no coordinator)."""
+def tree_cpu_seconds() -> float:
+    """CPU seconds (user + system) used so far by this process and every process under it
+    -- Ray's GCS, raylet and workers started by ``ray.init`` here -- including children
+    they have already reaped (``/proc``; Linux). NaN where ``/proc`` is missing."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, tuple[int, float]] = {}
+    try:
+        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
+    except OSError:
+        return float("nan")
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # exited meanwhile
+        # fields[1] = ppid; [11..14] = utime, stime, cutime, cstime (clock ticks)
+        stats[pid] = (int(fields[1]), sum(int(v) for v in fields[11:15]) / tick)
+    children: dict[int, list[int]] = {}
+    for pid, (ppid, _) in stats.items():
+        children.setdefault(ppid, []).append(pid)
+    total, todo = 0.0, [os.getpid()]
+    while todo:
+        pid = todo.pop()
+        total += stats.get(pid, (0, 0.0))[1]
+        todo += children.get(pid, [])
+    return total
+
+
+def _step_shard(shard: int, population: int, workers: int, before: int, rounds: int,
+                steps_per_round: int, start: Any, out: Any) -> None:
+    """One process of :func:`engine_alone`: shard ``shard`` as the search builds it (its
+    slice of the run's preferences, the worker's seed), stepped ``before`` rounds untimed,
+    then -- once every process is there -- ``rounds`` rounds timed."""
+    torch.set_num_threads(1)
+    from paretoray.distributed.coordinator import split_population
     from paretoray.engine import Engine
     from paretoray.preferences.adapters import initial_prefs
 
-    prefs = initial_prefs(2, population)
-    engine = Engine("zdt1", "epo", prefs, lr=0.01, seed=0)
+    members = split_population(population, max(workers, 1))[shard]
+    prefs = initial_prefs(2, population)[members.start:members.stop]
+    engine = Engine("zdt1", "epo", prefs, lr=0.01, seed=7919 * shard)
+    for _ in range(before):
+        engine.run(steps_per_round)
+    start.wait()
+    t0, c0 = time.time(), time.process_time()
+    for _ in range(rounds):
+        engine.run(steps_per_round)
+    out.put((t0, time.time(), time.process_time() - c0))
+
+
+def engine_alone(population: int, workers: int, before: int, rounds: int,
+                 steps_per_round: int) -> tuple[float, float]:
+    """The engine steps of a search's rounds ``before .. before + rounds``, alone: as many
+    processes as the search has shards (one in-process), each stepping its shard as the
+    search's worker does (same members, preferences, seed, one torch thread, ``K`` steps
+    a call), at once on the same CPUs, with nothing else of paretoray running.
+
+    Returns:
+        Wall seconds from the first process's start to the last one's end, and the CPU
+        seconds of the timed steps summed over the processes.
+    """
+    import multiprocessing
+
+    ctx = multiprocessing.get_context("spawn")
+    k = max(workers, 1)
+    start, out = ctx.Barrier(k), ctx.Queue()
+    procs = [ctx.Process(target=_step_shard, args=(s, population, workers, before, rounds,
+                                                  steps_per_round, start, out))
+             for s in range(k)]
+    for p in procs:
+        p.start()
+    spans = [out.get() for _ in procs]
+    for p in procs:
+        p.join()
+    wall = max(s[1] for s in spans) - min(s[0] for s in spans)
+    return wall, sum(s[2] for s in spans)
+
+
+def _engine_one_process(members: int, steps: int) -> float:
+    """Seconds of ``steps`` steps of one shard alone in this process (the old baseline)."""
+    from paretoray.engine import Engine
+    from paretoray.preferences.adapters import initial_prefs
+
+    engine = Engine("zdt1", "epo", initial_prefs(2, members), lr=0.01, seed=0)
     engine.run(5)
     t = time.perf_counter()
     engine.run(steps)
     return time.perf_counter() - t
 
 
-def _search_seconds(population: int, rounds: int, workers: int, cpu: float,
-                    steps_per_round: int) -> tuple[float, float]:
-    """Wall seconds of a search, and its inside outside-share from the commit records."""
+def _search(population: int, rounds: int, workers: int, cpu: float,
+            steps_per_round: int) -> tuple[float, float, float]:
+    """One search: its wall seconds, the CPU seconds of this process tree meanwhile, and
+    the inside share from its commit records (per shard, ``1 - engine seconds / wall``
+    between consecutive commits; each shard's first round, with start-up, left out)."""
     import paretoray as pr
 
     with tempfile.TemporaryDirectory() as d:
         run = os.path.join(d, "run")
-        t = time.perf_counter()
+        c, t = tree_cpu_seconds(), time.perf_counter()
         pr.search("zdt1", "epo", population=population, steps=rounds * steps_per_round,
                   steps_per_round=steps_per_round, workers=workers, adapter="fixed",
                   run_dir=run, progress=False, resources={"cpu": cpu, "gpu": 0})
-        wall = time.perf_counter() - t
+        wall, cpu_s = time.perf_counter() - t, tree_cpu_seconds() - c
         records = [r for r in read_records(os.path.join(run, "state", "session-1.jsonl"))
                    if r["kind"] == "commit"]
     by_shard: dict[int, list[dict]] = {}
@@ -177,31 +283,51 @@ def _search_seconds(population: int, rounds: int, workers: int, cpu: float,
     engine, walls = 0.0, 0.0
     for recs in by_shard.values():
         recs.sort(key=lambda r: r["round"])
-        for a, b in itertools.pairwise(recs):  # the first round (start-up) is left out
+        for a, b in itertools.pairwise(recs):
             walls += b["time"] - a["time"]
             engine += b["engine_s"]
     inside = 1.0 - engine / walls if walls > 0 else float("nan")
-    return wall, inside
+    return wall, cpu_s, inside
 
 
 def outside_share(population: int, workers: int, rounds: int, extra: int,
-                  steps_per_round: int, repeats: int = 2) -> dict[str, float]:
-    """Both measures, each timing the best of ``repeats`` (the machine is shared)."""
-    cpu = 2.0 / max(workers, 1) if workers else 1.0
-    t_short = min(_search_seconds(population, rounds, workers, cpu, steps_per_round)[0]
-                  for _ in range(repeats))
-    longs = [_search_seconds(population, rounds + extra, workers, cpu, steps_per_round)
-             for _ in range(repeats)]
-    t_long, inside = min(longs)
-    members_per_worker = population // max(workers, 1)
-    # the extra rounds' engine work, timed alone (shards run in parallel on the 2 cores)
-    alone = min(_engine_alone(members_per_worker, extra * steps_per_round)
-                for _ in range(repeats))
-    parallel = max(1, min(workers, os.cpu_count() or 1)) if workers else 1
-    alone *= max(workers, 1) / parallel
-    extra_s = t_long - t_short
-    return {"workers": workers, "inside": inside, "extra_s": extra_s, "engine_alone_s": alone,
-            "outside": 1.0 - alone / extra_s if extra_s > 0 else float("nan")}
+                  steps_per_round: int, repeats: int = 3) -> dict[str, Any]:
+    """The share of a round outside engine steps, measured inside and outside the code.
+
+    Each repeat runs, back to back: a search of ``rounds`` rounds, one of ``rounds +
+    extra`` rounds, and the extra rounds' engine steps alone (:func:`engine_alone`).
+    Outside share of that repeat = ``1 - engine alone / (long search - short search)``,
+    in wall seconds and in CPU seconds (:func:`tree_cpu_seconds`; CPU time is what other
+    users of a shared machine disturb least, but misses time a search leaves a CPU idle).
+    """
+    cpu = 2.0 / workers if workers else 1.0
+    steps = extra * steps_per_round
+    out: dict[str, list[float]] = {k: [] for k in (
+        "outside", "outside_cpu", "inside", "extra_s", "extra_cpu_s", "alone_s",
+        "alone_cpu_s")}
+    for _ in range(repeats):
+        short, short_cpu, _ = _search(population, rounds, workers, cpu, steps_per_round)
+        long, long_cpu, inside = _search(population, rounds + extra, workers, cpu,
+                                         steps_per_round)
+        alone, alone_cpu = engine_alone(population, workers, rounds, extra,
+                                        steps_per_round)
+        out["extra_s"].append(long - short)
+        out["extra_cpu_s"].append(long_cpu - short_cpu)
+        out["alone_s"].append(alone)
+        out["alone_cpu_s"].append(alone_cpu)
+        out["inside"].append(inside)
+        out["outside"].append(1.0 - alone / (long - short) if long > short else float("nan"))
+        out["outside_cpu"].append(1.0 - alone_cpu / (long_cpu - short_cpu)
+                                  if long_cpu > short_cpu else float("nan"))
+    k = max(workers, 1)
+    old = _engine_one_process(population // k, steps) * k / min(k, os.cpu_count() or 1)
+    return {"workers": workers, **out, "old_baseline_s": old,
+            "old_outside": 1.0 - old / statistics.median(out["extra_s"])}
+
+
+def _median_range(values: list[float], scale: float = 1.0, fmt: str = ".1f") -> str:
+    v = [scale * x for x in values]
+    return f"{statistics.median(v):{fmt}} ({min(v):{fmt}} to {max(v):{fmt}})"
 
 
 def main() -> None:
@@ -211,6 +337,10 @@ def main() -> None:
     ap.add_argument("--ray", action="store_true", help="also stream offers to the Ray actor")
     ap.add_argument("--population", type=int, default=4096)
     ap.add_argument("--extra", type=int, default=10)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--workers", type=int, nargs="+", help="share: worker counts (0 = "
+                    "in-process); default 0 1 2 8 (0 2 with --quick)")
+    ap.add_argument("--out", default=os.path.join(HERE, "results", "coordinator.md"))
     args = ap.parse_args()
     torch.set_num_threads(1)
     lines = ["# Coordinator benchmark", ""]
@@ -253,21 +383,39 @@ def main() -> None:
             ray.shutdown()
     if args.only in (None, "share"):
         lines += ["", f"## Share of a round outside engine steps (EPO, ZDT1, P = "
-                  f"{args.population}, 50 steps a round)", "",
-                  "| workers | inside (commit records) | outside (extra rounds vs engine "
-                  "alone) | extra rounds' wall s | their engine work alone s |",
-                  "|---|---|---|---|---|"]
-        for workers in ([0, 2] if args.quick else [0, 1, 2, 8]):
+                  f"{args.population}, 50 steps a round, {args.repeats} repeats)", "",
+                  SHARE_NOTE, "",
+                  "| workers | inside: commit records | outside, wall: extra rounds vs "
+                  "the same processes stepping alone | outside, CPU seconds | extra rounds' "
+                  "wall s | their steps alone, wall s | extra rounds' CPU s | their steps "
+                  "alone, CPU s | outside vs the old baseline (one process x k / 2) |",
+                  "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+        ray_started = False
+        for workers in args.workers or ([0, 2] if args.quick else [0, 1, 2, 8]):
+            if workers and not ray_started:
+                # one Ray for every search: its start-up is not in the difference of two
+                import ray
+
+                ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
+                         _node_ip_address="127.0.0.1", log_to_driver=False)
+                ray_started = True
             r = outside_share(args.population, workers, rounds=2, extra=args.extra,
-                              steps_per_round=50)
-            lines.append(f"| {workers or 'in-process'} | {100 * r['inside']:.1f}% | "
-                         f"{100 * r['outside']:.1f}% | {r['extra_s']:.2f} | "
-                         f"{r['engine_alone_s']:.2f} |")
+                              steps_per_round=50, repeats=args.repeats)
+            lines.append(f"| {workers or 'in-process'} | {_median_range(r['inside'], 100)}% | "
+                         f"{_median_range(r['outside'], 100)}% | "
+                         f"{_median_range(r['outside_cpu'], 100)}% | "
+                         f"{_median_range(r['extra_s'], fmt='.2f')} | "
+                         f"{_median_range(r['alone_s'], fmt='.2f')} | "
+                         f"{_median_range(r['extra_cpu_s'], fmt='.2f')} | "
+                         f"{_median_range(r['alone_cpu_s'], fmt='.2f')} | "
+                         f"{100 * r['old_outside']:.1f}% |")
             print(lines[-1], flush=True)
+        if ray_started:
+            ray.shutdown()
     text = "\n".join(lines) + "\n"
     print(text)
-    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
-    with open(os.path.join(HERE, "results", "coordinator.md"), "w") as fh:
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out, "w") as fh:
         fh.write(text)
 
 
