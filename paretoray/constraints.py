@@ -43,7 +43,10 @@ boundary ``g_j = 0``:
 **The optimizer rescales the direction.** Adam divides each coordinate by its own running
 scale, so a direction with ``a_j^T d >= 0`` can still step out of the feasible set, and
 the box projection after the step can too. Three things keep the method robust: the band
-makes a member slow down ``delta`` before a boundary; the field is continuous in ``x``
+makes a member slow down ``delta`` before a boundary (``delta`` should be at least the
+optimizer's move per step, about ``lr`` per coordinate for Adam: with a thinner band the
+push-back acts like a bang-bang controller and a member can cycle across the boundary;
+``Problem.constraint_margin`` sets it); the field is continuous in ``x``
 (Topkis-Veinott), so Adam's steps shrink near a constrained optimum instead of bouncing
 between "projected" and "restored"; and ``b`` is capped, so no direction is orders of
 magnitude longer than the objective's (Adam's slowly decaying second moment would remember
@@ -57,8 +60,10 @@ sets ``S``: each is one equality-constrained projection (a ``|S| x |S|`` linear 
 ``2^k x p`` of them in one batched ``torch.linalg.solve``; the answer is the candidate
 nearest to ``D`` among those that satisfy every constraint (the projection is the unique
 nearest feasible point, and it is the candidate of its own active set). Larger ``k`` use
-Hildreth's dual coordinate ascent [Hildreth1957]_ for a fixed number of sweeps. Neither
-syncs the host or loops over members.
+Hildreth's dual coordinate ascent [Hildreth1957]_ for a fixed number of sweeps; it
+converges linearly, slowly for nearly degenerate cones (``k`` close to ``d``), and a member
+it leaves unsolved takes the restoration direction (zero for a feasible member: it pauses
+for the step). Neither syncs the host or loops over members.
 
 Cost per step: ``k`` extra backward passes for ``A`` and ``O(2^k p k^3)`` for the solves.
 
@@ -93,8 +98,9 @@ __all__ = ["ENUMERATE_MAX", "cone_projection", "constraint_jacobian", "steer"]
 ENUMERATE_MAX = 6
 #: Hildreth sweeps (each a pass over the ``k`` constraints) for ``k > ENUMERATE_MAX``.
 HILDRETH_SWEEPS = 200
-#: Default margin: the active band, as a fraction of the box's mean width.
-MARGIN = 1e-3
+#: Default margin (the active band, as a fraction of the box's mean width) for problems
+#: without a ``constraint_margin``.
+MARGIN = 5e-3
 
 
 def constraint_jacobian(problem: Problem, x: Tensor) -> tuple[Tensor, Tensor]:
@@ -155,8 +161,10 @@ def _enumerate(direction: Tensor, A: Tensor, b: Tensor) -> tuple[Tensor, Tensor]
     # a tiny ridge keeps subsets with dependent (or zero) rows solvable; such a subset is
     # never needed -- an independent one reaches the same projection -- and its candidate is
     # rejected below when the ridge leaves it infeasible
-    scale = gram.diagonal(dim1=-2, dim2=-1).amax(-1).clamp_min(torch.finfo(A.dtype).tiny)
-    ridge = 1e-12 * scale[None, :, None, None] * eye * masks[:, None, :, None]
+    # (relative per row: rows of very different scales keep their own precision)
+    diag = gram.diagonal(dim1=-2, dim2=-1)  # p x k
+    floor = 1e-12 * diag.amax(-1, keepdim=True) + torch.finfo(A.dtype).tiny
+    ridge = torch.diag_embed(1e-12 * torch.maximum(diag, floor))[None] * inside
     K = gram[None] * inside + (1 - masks)[:, None, :, None] * eye + ridge  # S x p x k x k
     lam = torch.linalg.solve(K, -(c[None] * masks[:, None, :]))  # S x p x k
     lam = lam * masks[:, None, :]
@@ -229,7 +237,7 @@ def cone_projection(direction: Tensor, A: Tensor, b: Tensor, /, active: Tensor |
 
 
 def steer(problem: Problem, x: Tensor, direction: Tensor, /, *,
-          margin: float = MARGIN) -> Tensor:
+          margin: float | None = None) -> Tensor:
     """Turn the weighting's directions into feasible (or restoring) ones.
 
     See the module docstring for the sub-problem. An unconstrained problem gets its
@@ -239,16 +247,18 @@ def steer(problem: Problem, x: Tensor, direction: Tensor, /, *,
         problem: The problem, with ``n_ieq_constr = k``.
         x: A `p x d`-dim tensor of decision vectors (members move along ``-direction``).
         direction: A `p x d`-dim tensor ``D`` from the weighting.
-        margin: The active band as a fraction of the box's mean width: constraints with
-            ``g_j / ||grad g_j|| >= -margin * mean(xu - xl)`` are active.
+        margin: The active band as a fraction of the box's mean width (``delta`` above);
+            None: the problem's ``constraint_margin``.
 
     Returns:
         A `p x d`-dim tensor of steered directions.
     """
     if not problem.n_ieq_constr:
         return direction
-    if not margin >= 0:
-        raise ConfigError(f"`margin` must be a nonnegative fraction of the box; got {margin!r}.")
+    if margin is None:
+        margin = float(getattr(problem, "constraint_margin", MARGIN))
+    if not margin > 0:
+        raise ConfigError(f"`margin` must be a positive fraction of the box; got {margin!r}.")
     G, A = constraint_jacobian(problem, x)
     G, A = G.to(direction.dtype), A.to(direction.dtype)
     tiny = torch.finfo(direction.dtype).tiny

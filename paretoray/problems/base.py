@@ -38,6 +38,13 @@ class Problem(ABC):
     #: Fraction of the box kept clear of the bounds by :meth:`project` (e.g. ZDT's
     #: ``df2/dx1`` is infinite at ``x1 = 0``; LibMOON keeps ``x >= 1e-5`` for the same reason).
     margin: ClassVar[float] = 0.0
+    #: Constrained problems: the band, as a fraction of the box's mean width, in which
+    #: :func:`paretoray.constraints.steer` treats a constraint as active and pushes a member
+    #: back before it reaches ``g_j = 0``. Keep ``constraint_margin * mean(xu - xl)`` at least
+    #: the optimizer's move per step (about ``lr`` per coordinate for Adam), or members near a
+    #: boundary may end a run slightly outside it; points on an active constraint lie about
+    #: that far inside it.
+    constraint_margin: ClassVar[float] = 5e-3
 
     n_var: int
     n_obj: int
