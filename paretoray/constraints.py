@@ -168,13 +168,15 @@ def _enumerate(direction: Tensor, A: Tensor, b: Tensor) -> tuple[Tensor, Tensor]
     K = gram[None] * inside + (1 - masks)[:, None, :, None] * eye + ridge  # S x p x k x k
     lam = torch.linalg.solve(K, -(c[None] * masks[:, None, :]))  # S x p x k
     lam = lam * masks[:, None, :]
-    cand = direction[None] + torch.einsum("spk,pkd->spd", lam, A)  # S x p x d
-    slack = torch.einsum("pkd,spd->spk", A, cand) - b[None]
-    ok = (slack >= -_tolerance(A, b, direction)[None]).all(-1) & torch.isfinite(cand).all(-1)
-    dist = torch.where(ok, (cand - direction[None]).pow(2).sum(-1), torch.inf)  # S x p
+    # candidate d_S = D + A^T lam_S, read through the gram matrix (O(k^2) per candidate, not
+    # O(k d)): its slack c + gram lam_S and its squared distance to D, lam_S^T gram lam_S
+    glam = torch.einsum("pkj,spj->spk", gram, lam)
+    slack = c[None] + glam
+    ok = (slack >= -_tolerance(A, b, direction)[None]).all(-1) & torch.isfinite(lam).all(-1)
+    dist = torch.where(ok, (lam * glam).sum(-1), torch.inf)  # S x p
     best = dist.argmin(0)  # p
-    d = cand.gather(0, best[None, :, None].expand(1, p, cand.shape[-1]))[0]
-    return d, ok.any(0)
+    lam_best = lam.gather(0, best[None, :, None].expand(1, p, k))[0]
+    return direction + torch.einsum("pk,pkd->pd", lam_best, A), ok.any(0)
 
 
 def _hildreth(direction: Tensor, A: Tensor, b: Tensor, sweeps: int) -> tuple[Tensor, Tensor]:
