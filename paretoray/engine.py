@@ -304,11 +304,11 @@ class Engine:
             spare = self._spare_rows()
             count = torch.zeros(self.p, dtype=torch.long, device=self.device)
         for _ in range(steps):
-            bad = self._advance(context)
+            bad = self._advance(context, sync_free)
             if sync_free:
                 self._restart_in_place(bad, spare)
                 count += bad
-            elif bool(bad.any()):  # a CPU read: no device to wait for
+            elif bad is not None:
                 n_bad += int(bad.sum())
                 self.reset_members(bad)
             self.steps_done += 1
@@ -317,22 +317,28 @@ class Engine:
         self.nan_resets += n_bad
         return StepStats(steps=steps, nan_resets=n_bad, seconds=_now(self.device) - t0)
 
-    def _advance(self, context: Tensor | None) -> Tensor:
+    def _advance(self, context: Tensor | None, sync_free: bool) -> Tensor | None:
         """One batched step of every member; returns the `p`-dim mask of non-finite ones.
 
         Their rows of ``x`` and of the optimizer state are left as the step made them (the
-        caller restarts them); no host sync on any device.
+        caller restarts them). ``sync_free``: no host sync, the mask is always formed.
+        Otherwise (CPU) two scalar reads -- is the sum of the values, and of the
+        directions, finite? -- skip the per-row checks in the common case, and None means
+        every member is finite (a finite sum has finite terms; an overflowing one only
+        sends the step to the exact per-row check).
         """
         x, problem, algo = self.x, self.problem, self.algorithm
         with torch.enable_grad():
             F = problem._evaluate(x)
             values = F.detach()
-            finite_f = torch.isfinite(values).all(dim=1)
-            if getattr(algo, "per_member", True):
-                # a non-finite row only reaches its own weights, discarded below
-                values = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
-            else:
-                values = _sanitize(values, finite_f)
+            finite_f = None
+            if sync_free or not bool(torch.isfinite(values.sum())):
+                finite_f = torch.isfinite(values).all(dim=1)
+                if getattr(algo, "per_member", True):
+                    # a non-finite row only reaches its own weights, discarded below
+                    values = torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+                else:
+                    values = _sanitize(values, finite_f)
             if algo.needs_gram:
                 J = self._jacobian(F, x)  # p x m x d
                 J = torch.nan_to_num(J, nan=0.0, posinf=0.0, neginf=0.0)
@@ -351,15 +357,23 @@ class Engine:
                 from paretoray.constraints import steer
 
                 direction = steer(problem, x, direction)
-        bad = ~(finite_f & torch.isfinite(direction).all(dim=1))
+        if finite_f is None and not sync_free and bool(torch.isfinite(direction.sum())):
+            bad = None
+        else:
+            bad = ~torch.isfinite(direction).all(dim=1)
+            if finite_f is not None:
+                bad |= ~finite_f
+            if not sync_free and not bool(bad.any()):
+                bad = None
         adam = self._adam
         with torch.no_grad():
             if adam is not None and adam.applies():
                 adam.step(direction)  # bad rows are restarted, state included, by the caller
             else:
-                x.grad = torch.where(bad[:, None], torch.zeros((), dtype=direction.dtype,
-                                                                device=direction.device),
-                                     direction)
+                if bad is not None:
+                    direction = torch.where(bad[:, None], torch.zeros(
+                        (), dtype=direction.dtype, device=direction.device), direction)
+                x.grad = direction
                 self.optimizer.step()
             if self._plain_project:
                 x.clamp_(*self._box())
@@ -372,19 +386,23 @@ class Engine:
         gradient of ``f_i`` (members are independent), all ``m`` in one batched backward
         pass where the problem's backward supports it (tried once, silently), else ``m``."""
         m = F.shape[1]
-        if self._batched_jacobian is not False:
+        if self._batched_jacobian:
+            eye = self._eye
+            if eye.shape[1:] != F.shape or eye.dtype != F.dtype:
+                eye = self._eye = torch.eye(m, dtype=F.dtype, device=F.device)[:, None, :] \
+                    .expand(m, *F.shape)
+            return torch.autograd.grad(F, x, grad_outputs=eye,
+                                       is_grads_batched=True)[0].transpose(0, 1)
+        if self._batched_jacobian is None:  # the first call decides, silently
             eye = torch.eye(m, dtype=F.dtype, device=F.device)[:, None, :].expand(m, *F.shape)
             try:
                 with warnings.catch_warnings(record=True) as caught:
                     warnings.simplefilter("always")
                     J = torch.autograd.grad(F, x, grad_outputs=eye, is_grads_batched=True,
-                                            retain_graph=self._batched_jacobian is None)[0]
-                if self._batched_jacobian is None:  # the first call decides
-                    self._batched_jacobian = not caught
+                                            retain_graph=True)[0]
+                self._batched_jacobian, self._eye = not caught, eye
                 return J.transpose(0, 1)
             except (RuntimeError, NotImplementedError):
-                if self._batched_jacobian:
-                    raise
                 self._batched_jacobian = False
         return torch.stack([torch.autograd.grad(F[:, i].sum(), x, retain_graph=i < m - 1)[0]
                             for i in range(m)], dim=1)

@@ -153,7 +153,7 @@ def grad_2d_np(P: np.ndarray, layer: np.ndarray | None, ref: np.ndarray) -> np.n
     n = P.shape[0]
     order = None
     if layer is None:
-        order = np.lexsort((P[:, 1], P[:, 0]))
+        order = np.argsort(P[:, 0], kind="stable")  # ties in f1 fail the check below
         ys = P[order]
         if not ((ys[1:, 0] > ys[:-1, 0]).all() and (ys[1:, 1] < ys[:-1, 1]).all()):
             layer, order = layers_np(P), None
@@ -225,6 +225,30 @@ def grad_3d_np(P: np.ndarray, L: np.ndarray, r: np.ndarray) -> np.ndarray:
             j = i  # the group of equal (layer, y_k)
             while j + 1 < n and lay[j + 1] == lay[i] and col_k[j + 1] == col_k[i]:
                 j += 1
+            if j == i:  # one point (the common case): measure and insert, one search
+                ax, ay = col_x[i], col_y[i]
+                i0 = bisect.bisect_right(xs, ax)
+                if i0 and ys[i0 - 1] <= ay:
+                    i += 1
+                    continue  # dominated: no slab, the staircase does not change
+                h, area, cur_x, t, nx = ys[i0 - 1] if i0 else ry, 0.0, ax, i0, len(xs)
+                while t < nx:  # as _staircase_gap
+                    area += (xs[t] - cur_x) * (h - ay)
+                    if ys[t] <= ay:
+                        break
+                    cur_x, h = xs[t], ys[t]
+                    t += 1
+                else:
+                    area += (rx - cur_x) * (h - ay)
+                slab[i] = area
+                lo = i0 - 1 if i0 and xs[i0 - 1] == ax else i0  # as _staircase_insert
+                hi = i0
+                while hi < nx and ys[hi] >= ay:
+                    hi += 1
+                xs[lo:hi] = [ax]
+                ys[lo:hi] = [ay]
+                i += 1
+                continue
             for t in range(i, j + 1):
                 slab[t] = _staircase_gap(xs, ys, col_x[t], col_y[t], rx, ry)
             for t in range(i, j + 1):

@@ -26,6 +26,7 @@ from __future__ import annotations
 import itertools
 from functools import lru_cache
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -349,3 +350,154 @@ def _min_norm_pgd(Q: Tensor, mask: Tensor, iters: int) -> Tensor:
         y = a_next + ((t - 1) / t_next) * (a_next - a)
         a, t = a_next, t_next
     return a
+
+
+
+def min_norm_3_host(Q: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """:func:`_min_norm_3` in float64 numpy (the same seven candidates and tests).
+
+    At one engine's sizes on a CPU numpy's per-call cost is a fraction of torch's (PMTL's
+    QP for ``m = 2`` is this call); the torch version serves other devices.
+
+    Args:
+        Q: A `p x 3 x 3`-dim float64 PSD array.
+        mask: A `p x 3`-dim bool array of allowed coordinates.
+
+    Returns:
+        The `p x 3` weights, or None when a row has no allowed finite candidate (the
+        caller falls back to :func:`min_norm`).
+    """
+    p = Q.shape[0]
+    Q = 0.5 * (Q + Q.transpose(0, 2, 1))
+    d = np.einsum("pii->pi", Q)
+    q01, q02, q12 = Q[:, 0, 1], Q[:, 0, 2], Q[:, 1, 2]
+    qii, qjj = d[:, [0, 0, 1]], d[:, [1, 2, 2]]
+    qij = np.stack([q01, q02, q12], 1)
+    gap = qii - qij
+    den = gap + qjj - qij
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        t = np.clip(np.where(den > 0, gap / np.maximum(den, 1e-300), 0.0), 0.0, 1.0)  # p 3
+        edge_val = qii - t * (2 * gap - t * den)
+        m00, m11 = den[:, 0], den[:, 1]  # D^T D with D = [y1 - y0, y2 - y0]
+        m01 = q12 - q01 - q02 + d[:, 0]
+        b0, b1 = -gap[:, 0], -gap[:, 1]
+        det = m00 * m11 - m01 * m01
+        solvable = np.abs(det) > 1e-10 * np.maximum((np.abs(m00) + np.abs(m11)) ** 2, 1e-300)
+        det = np.where(solvable, det, 1.0)
+        t1, t2 = (-b0 * m11 + b1 * m01) / det, (-b1 * m00 + b0 * m01) / det
+        tri = np.stack([1 - t1 - t2, t1, t2], -1)
+        tri_val = d[:, 0] + t1 * b0 + t2 * b1
+    tri_ok = solvable & (tri >= -1e-9).all(-1) & mask.all(-1)
+    edge_ok = mask[:, [0, 0, 1]] & mask[:, [1, 2, 2]]
+    val = np.concatenate([d, edge_val, tri_val[:, None]], 1)
+    ok = np.concatenate([mask, edge_ok, tri_ok[:, None]], 1) & np.isfinite(val)
+    val = np.where(ok, val, np.inf)
+    best = val.argmin(1)
+    if not np.isfinite(val[np.arange(p), best]).all():
+        return None
+    eye = np.eye(3)
+    start, step = eye[[0, 0, 1]], eye[[1, 2, 2]] - eye[[0, 0, 1]]
+    A = np.concatenate([np.broadcast_to(eye, (p, 3, 3)), start + t[..., None] * step,
+                        tri[:, None]], 1)
+    a = np.maximum(A[np.arange(p), best], 0.0)
+    return a / np.maximum(a.sum(-1, keepdims=True), 1e-300)
+
+
+@lru_cache(maxsize=64)
+def _support_index(n: int, s: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the ``s``-subsets of ``range(n)``: the subsets (`V x s`), their first index
+    (`V`) and the rest (`V x (s-1)`), as numpy arrays (cached)."""
+    S = _combinations(n, s).numpy()
+    return S, S[:, 0], S[:, 1:]
+
+
+def min_norm_host(Q: np.ndarray, mask: np.ndarray, max_support: int) -> np.ndarray | None:
+    """:func:`min_norm` in float64 numpy for supports of at most four vectors.
+
+    The same support enumeration (each candidate's affine-hull min-norm point; negative
+    weights, masked coordinates and near-singular systems drop it; the least
+    ``a^T Q a`` wins, a larger support only when better by ``1e-12`` of the scale), with
+    the ``(s - 1) x (s - 1)`` systems (``s <= 4``) solved in closed form (adjugates):
+    at one engine's sizes on a CPU a fraction of the torch program's dispatch cost.
+
+    Args:
+        Q: A `p x n x n`-dim float64 PSD array.
+        mask: A `p x n`-dim bool array of allowed coordinates.
+        max_support: Largest support tried (at most 4).
+
+    Returns:
+        A `p x n`-dim array of weights on the simplex, or None when a row has no
+        candidate (degenerate input: the caller falls back to :func:`min_norm`).
+    """
+    s_max = max(1, min(int(max_support), Q.shape[1]))
+    if s_max > 4:
+        raise ValueError(f"min_norm_host solves supports of at most 4 vectors; got {s_max}.")
+    with np.errstate(all="ignore"):  # singular candidates are dropped, not warned about
+        return _min_norm_host(0.5 * (Q + Q.transpose(0, 2, 1)), mask, s_max)
+
+
+def _min_norm_host(Q: np.ndarray, mask: np.ndarray, s_max: int) -> np.ndarray | None:
+    p, n, _ = Q.shape
+    diag = np.einsum("pii->pi", Q)
+    scale = 1e-12 * np.maximum(diag.max(-1), 1e-300)
+    rows = np.arange(p)
+    best_val = np.where(mask, diag, np.inf)  # supports of one vector
+    idx = best_val.argmin(1)
+    best_val = best_val[rows, idx]
+    best_a = np.zeros((p, n))
+    best_a[rows, idx] = 1.0
+    for s in range(2, s_max + 1):
+        S, i0, rest = _support_index(n, s)
+        q00 = diag[:, i0]  # p V
+        q0k = Q[:, i0[:, None], rest]  # p V k
+        qkl = Q[:, rest[:, :, None], rest[:, None, :]]  # p V k k
+        M = qkl - q0k[..., :, None] - q0k[..., None, :] + q00[..., None, None]
+        b = q0k - q00[..., None]
+        t, ok = _solve_small(M, -b)
+        t0 = 1 - t.sum(-1)
+        ok &= (t0 >= -1e-9) & (t >= -1e-9).all(-1) & mask[:, S].all(-1)
+        val = np.where(ok, np.maximum(q00 + (t * b).sum(-1), 0.0), np.inf)
+        j = val.argmin(1)
+        v_best = val[rows, j]
+        better = v_best < best_val - scale
+        if better.any():
+            a = np.maximum(np.concatenate([t0[rows, j][:, None], t[rows, j]], -1), 0.0)
+            a /= a.sum(-1, keepdims=True)
+            full = np.zeros((p, n))
+            full[rows[:, None], S[j]] = a
+            best_a = np.where(better[:, None], full, best_a)
+            best_val = np.where(better, v_best, best_val)
+    return best_a if np.isfinite(best_val).all() else None
+
+
+def _solve_small(M: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``M x = b`` for `... x k x k` arrays with ``k <= 3`` by adjugates.
+
+    Returns ``(x, ok)``; ``ok`` is False where ``|det M|`` is below ``1e-10`` of the scale
+    ``(sum_i |M_ii|)^k`` (near-singular: an affinely dependent support) or ``x`` is not
+    finite.
+    """
+    k = M.shape[-1]
+    size = np.abs(np.einsum("...ii->...i", M)).sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        if k == 1:
+            det = M[..., 0, 0]
+            x = b / det[..., None]
+        elif k == 2:
+            m00, m01, m10, m11 = M[..., 0, 0], M[..., 0, 1], M[..., 1, 0], M[..., 1, 1]
+            det = m00 * m11 - m01 * m10
+            x = np.stack([m11 * b[..., 0] - m01 * b[..., 1],
+                          m00 * b[..., 1] - m10 * b[..., 0]], -1) / det[..., None]
+        else:  # M^-1 = adj(M) / det
+            a, b_, c = M[..., 0, 0], M[..., 0, 1], M[..., 0, 2]
+            d, e, f = M[..., 1, 0], M[..., 1, 1], M[..., 1, 2]
+            g, h, i = M[..., 2, 0], M[..., 2, 1], M[..., 2, 2]
+            A, B, C = e * i - f * h, f * g - d * i, d * h - e * g
+            det = a * A + b_ * B + c * C
+            y0, y1, y2 = b[..., 0], b[..., 1], b[..., 2]
+            x = np.stack([A * y0 + (c * h - b_ * i) * y1 + (b_ * f - c * e) * y2,
+                          B * y0 + (a * i - c * g) * y1 + (c * d - a * f) * y2,
+                          C * y0 + (b_ * g - a * h) * y1 + (a * e - b_ * d) * y2],
+                         -1) / det[..., None]
+        ok = (np.abs(det) > 1e-10 * np.maximum(size, 1e-300) ** k) & np.isfinite(x).all(-1)
+    return x, ok

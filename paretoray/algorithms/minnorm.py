@@ -84,11 +84,13 @@ def tangent_jacobian(jacobian: Tensor, x: Tensor, lower: Tensor, upper: Tensor) 
         A `p x m x d`-dim tensor: ``jacobian`` with the outward components at active
         bounds set to zero (a new tensor; no host sync).
     """
-    at_lo = (x <= lower)[:, None, :]
-    at_hi = (x >= upper)[:, None, :]
-    out = (at_lo & (jacobian > 0)) | (at_hi & (jacobian < 0))
-    return torch.where(out, torch.zeros((), dtype=jacobian.dtype, device=jacobian.device),
-                       jacobian)
+    # one clamp: at a lower bound the entries are capped at 0 from above, at an upper
+    # bound from below (both, a fixed coordinate: 0)
+    zero = torch.zeros((), dtype=jacobian.dtype, device=jacobian.device)
+    inf = torch.full((), torch.inf, dtype=jacobian.dtype, device=jacobian.device)
+    cap = torch.where(x <= lower, zero, inf)[:, None, :]
+    floor = torch.where(x >= upper, zero, -inf)[:, None, :]
+    return jacobian.clamp(min=floor, max=cap)
 
 
 def _check_gram(gram: Tensor, name: str = "gram") -> int:

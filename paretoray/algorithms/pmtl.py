@@ -79,6 +79,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -214,6 +215,7 @@ class PMTL(Weighting):
                 f"`max_active` must be a positive integer or None; got {max_active!r}.")
         self.max_active = max_active
         self._cache: tuple[Any, ...] | None = None
+        self._host: tuple[Any, ...] | None = None
 
     def _neighbour_index(self, pref: Tensor, dirs: Tensor) -> Tensor:
         """:func:`neighbours`, recomputed only when ``pref``/``dirs`` change."""
@@ -240,6 +242,11 @@ class PMTL(Weighting):
         if dirs_in.shape[1] != m:
             raise ShapeError(f"`directions` must have {m} columns; got {tuple(dirs_in.shape)}.")
         idx = self._neighbour_index(prefs, dirs_in)  # p s
+        q = min(self.max_active or m - 1, idx.shape[1])
+        if values.device.type == "cpu" and m <= 3:
+            alpha = self._weights_host(values, prefs, gram, dirs_in, idx)
+            if alpha is not None:
+                return alpha
         F, G = values.detach().to(dt), gram.detach().to(dt)
         u_own = _unit(prefs.detach().to(dt))
         u_all = _unit(dirs_in.detach().to(F.device, dt))
@@ -249,7 +256,6 @@ class PMTL(Weighting):
         g = torch.einsum("psm,pm->ps", W, _unit(F))  # G_j / ||F||
         # G_j runs from -(1 - u_j.u_k) on the own ray to 0 on the bisector: eps in those units
         width = 1.0 - (u_all[idx.clamp_min(0)] * u_own[:, None, :]).sum(-1)  # p s
-        q = min(self.max_active or m - 1, idx.shape[1])
         if q < idx.shape[1]:  # only the q constraints nearest to their bisector enter the QP
             rel = torch.where(valid, g / width.clamp_min(torch.finfo(dt).tiny), -torch.inf)
             top = torch.topk(rel, q, dim=1).indices  # p q
@@ -278,3 +284,64 @@ class PMTL(Weighting):
         if self.normalize:
             alpha = alpha / scale
         return alpha.to(values.dtype)
+
+    def _weights_host(self, values: Tensor, prefs: Tensor, gram: Tensor, dirs_in: Tensor,
+                      idx: Tensor) -> Tensor | None:
+        """:meth:`weights` for ``m <= 3`` on a CPU, in float64 numpy.
+
+        The same steps as the torch program (which serves other devices and larger ``m``):
+        at ``p = 100`` on a CPU torch's per-call dispatch, not arithmetic, is the cost, and
+        numpy's is a fraction of it. The direction-only quantities are computed once per
+        set of directions. None on degenerate input (the torch program then decides).
+        """
+        from paretoray.algorithms._lp import min_norm_3_host, min_norm_host
+
+        c = self._host
+        if c is None or c[0] is not idx:
+            u_own = _unit(prefs.detach().to("cpu", torch.float64)).numpy()
+            u_all = _unit(dirs_in.detach().to("cpu", torch.float64)).numpy()
+            ix = idx.cpu().numpy()
+            valid = ix >= 0
+            u_nb = u_all[np.maximum(ix, 0)]  # p s m
+            W = np.where(valid[..., None], u_nb - u_own[:, None, :], 0.0)
+            width = 1.0 - (u_nb * u_own[:, None, :]).sum(-1)
+            self._host = c = (idx, W, valid, np.maximum(width, np.finfo(float).tiny))
+        _, W, valid, width = c
+        F = values.detach().to("cpu", torch.float64).numpy()
+        G = gram.detach().to("cpu", torch.float64).numpy()
+        p, m = F.shape
+        q = min(self.max_active or m - 1, W.shape[1])
+        Fh = F / np.maximum(np.sqrt(np.einsum("pm,pm->p", F, F)), np.finfo(float).tiny)[:, None]
+        g = np.einsum("psm,pm->ps", W, Fh)  # G_j / ||F||
+        if q < g.shape[1]:  # the q constraints nearest to their bisector enter the QP
+            rel = np.where(valid, g / width, -np.inf)
+            top = (rel.argmax(1)[:, None] if q == 1
+                   else np.argsort(-rel, axis=1, kind="stable")[:, :q])  # p q
+            r = np.arange(p)[:, None]
+            W, g, width, valid = W[r, top], g[r, top], width[r, top], valid[r, top]
+        violated = valid & (g > 0)
+        infeasible = violated.any(-1)
+        active = valid & (g >= -self.active_eps * width)
+        if self.normalize:
+            scale = np.sqrt(np.maximum(np.einsum("pii->pi", G), 0.0))
+            scale = np.where(scale > 0, scale, 1.0)
+            G = G / (scale[:, :, None] * scale[:, None, :])
+        V = np.concatenate([np.broadcast_to(np.eye(m), (p, m, m)), W], 1)  # p (m+q) m
+        Q = V @ G @ V.transpose(0, 2, 1)
+        mask = np.concatenate([np.repeat(~infeasible[:, None], m, 1),
+                               np.where(infeasible[:, None], violated, active)], 1)
+        if self.normalize:  # every vector of the QP at unit length
+            nq = np.sqrt(np.maximum(np.einsum("pii->pi", Q), 0.0))
+            nq = np.where(nq > 0, nq, 1.0)
+            Q = Q / (nq[:, :, None] * nq[:, None, :])
+        n = Q.shape[1]
+        coef = (min_norm_3_host(Q, mask) if n == 3 and m == 2
+                else min_norm_host(Q, mask, m + 1) if m + 1 <= 4 else None)
+        if coef is None:
+            return None
+        if self.normalize:
+            coef = coef / nq
+        alpha = np.einsum("pn,pnm->pm", coef, V)
+        if self.normalize:
+            alpha = alpha / scale
+        return torch.from_numpy(alpha).to(dtype=values.dtype, device=values.device)

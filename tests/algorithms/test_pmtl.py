@@ -11,7 +11,7 @@ from _checks import DEVICE, assert_batched_matches_loop, assert_finite, jacobian
 from scipy.optimize import minimize
 from toy import Toy
 
-from paretoray import algorithms
+from paretoray import algorithms, problems
 from paretoray.algorithms._lp import min_norm as masked_min_norm
 from paretoray.algorithms.minnorm import min_norm
 from paretoray.algorithms.pmtl import PMTL, neighbours, sector_constraints
@@ -58,6 +58,46 @@ def test_masked_min_norm_matches_scipy(n, rank, max_support):
         ref = _scipy_min_norm(Q[i].numpy(), mask[i].numpy())
         assert float(val[i]) <= ref + 1e-9 * (1 + ref), i
         assert float(val[i]) >= ref - 1e-7 * (1 + ref), i
+
+
+@pytest.mark.parametrize("rank", [2, 3])
+def test_host_three_vector_min_norm_matches_scipy(rank):
+    """The numpy closed forms PMTL uses on a CPU for m = 2 (three vectors)."""
+    from paretoray.algorithms._lp import min_norm_3_host
+
+    p = 40
+    g = torch.Generator().manual_seed(10 + rank)
+    Y = torch.randn(p, 3, rank, generator=g, dtype=torch.float64).numpy()
+    Q = Y @ Y.transpose(0, 2, 1)
+    mask = (torch.rand(p, 3, generator=g) > 0.3).numpy()
+    mask[:, 0] = True
+    a = min_norm_3_host(Q, mask)
+    assert (a >= 0).all() and np.allclose(a.sum(-1), 1.0) and (a[~mask] == 0).all()
+    val = np.einsum("pi,pij,pj->p", a, Q, a)
+    for i in range(p):
+        ref = _scipy_min_norm(Q[i], mask[i])
+        assert ref - 1e-7 * (1 + ref) <= val[i] <= ref + 1e-9 * (1 + ref), i
+
+
+@pytest.mark.parametrize("options", [{}, {"normalize": False}, {"active_eps": 0.0}])
+@pytest.mark.parametrize("name", ["zdt1", "dtlz2"])
+def test_cpu_weights_equal_the_device_program(options, name):
+    """m <= 3 on a CPU runs in numpy; the torch program (other devices) gives the same."""
+    from paretoray.preferences import das_dennis
+
+    problem = problems.get(name, **({"n_obj": 3} if name == "dtlz2" else {}))
+    prefs = das_dennis(problem.n_obj, 39 if name == "zdt1" else 7).to(torch.float64)
+    prefs = 0.98 * prefs + 0.02 / problem.n_obj
+    x = problem.sample(prefs.shape[0], generator=torch.Generator().manual_seed(0))
+    x[::3, 1:] = 0.0  # some members on the front, some in the feasibility phase
+    x.requires_grad_(True)
+    F = problem.evaluate(x)
+    J = jacobian(F, x)
+    F, gram = F.detach(), J @ J.transpose(1, 2)
+    host, device = PMTL(**options), PMTL(**options)
+    device._weights_host = lambda *args: None  # the torch program
+    a, b = host(F, prefs, gram=gram), device(F, prefs, gram=gram)
+    torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-12)
 
 
 def test_masked_min_norm_equals_library_min_norm_without_mask():
