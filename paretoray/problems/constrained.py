@@ -14,10 +14,18 @@ constraints match pymoo's ``get_problem("bnh")`` and ``get_problem("srn")``
   down to ``min f2``. :meth:`SRN.pareto_front` is the full one, found from the first-order
   (KKT) candidates: the critical lines of the objectives and both constraint boundaries.
 
+- C2-DTLZ2 [Jain2014]_: one constraint in objective space keeps ``m + 1`` caps of the
+  DTLZ2 sphere (around each axis end and around its center direction); the front is the
+  sphere's feasible part, as pymoo's, and infeasible regions cut it into pieces whose rims
+  lie on ``g = 0``. Its constraint is the minimum of ``m + 1`` smooth functions.
+
 .. [Binh1997] T. T. Binh and U. Korn. MOBES: A multiobjective evolution strategy for
     constrained optimization problems. Mendel 1997, pp. 176-182.
 .. [Srinivas1994] N. Srinivas and K. Deb. Multiobjective optimization using nondominated
     sorting in genetic algorithms. Evolutionary Computation 2(3):221-248, 1994.
+.. [Jain2014] H. Jain and K. Deb. An evolutionary many-objective optimization algorithm
+    using reference-point based nondominated sorting approach, part II: handling
+    constraints and extending to an adaptive approach. IEEE TEVC 18(4):602-622, 2014.
 """
 
 from __future__ import annotations
@@ -28,9 +36,12 @@ from functools import lru_cache
 import torch
 from torch import Tensor
 
+from paretoray.errors import ConfigError
+from paretoray.problems._util import das_dennis
 from paretoray.problems.base import Problem, register
+from paretoray.problems.dtlz import DTLZ2
 
-__all__ = ["BNH", "SRN"]
+__all__ = ["BNH", "C2DTLZ2", "SRN"]
 
 
 @register("bnh")
@@ -159,3 +170,54 @@ def _even_along(F: Tensor, n_points: int) -> Tensor:
     arc = torch.cat([Fn.new_zeros(1), (Fn[1:] - Fn[:-1]).norm(dim=1).cumsum(0)])
     targets = torch.linspace(0.0, float(arc[-1]), n_points, dtype=arc.dtype)
     return torch.searchsorted(arc, targets).clamp(max=F.shape[0] - 1)
+
+
+@register("c2dtlz2")
+class C2DTLZ2(DTLZ2):
+    """C2-DTLZ2: DTLZ2 with one constraint that keeps caps of the sphere [Jain2014]_.
+
+    With ``F`` the DTLZ2 values and radius ``r`` (pymoo's: 0.2 for ``m = 2``, 0.4 for
+    ``m = 3``, 0.5 beyond),
+    ``g = min(min_i ((f_i - 1)^2 + sum_{j != i} f_j^2 - r^2), sum_i (f_i - 1/sqrt(m))^2 - r^2)``:
+    feasible within ``r`` of an axis end ``e_i`` or of the center direction. Defaults as
+    pymoo's ``get_problem("c2dtlz2")``: ``m = 3``, ``n_var = 12``.
+
+    Args:
+        n_var, n_obj, k: As :class:`~paretoray.problems.dtlz.DTLZ2`.
+        r: The caps' radius; None: pymoo's default for ``n_obj``.
+    """
+
+    n_ieq_constr = 1
+
+    def __init__(self, n_var: int | None = None, n_obj: int = 3, k: int | None = None,
+                 r: float | None = None) -> None:
+        super().__init__(n_var, n_obj, k)
+        if r is None:
+            r = 0.2 if n_obj == 2 else 0.4 if n_obj == 3 else 0.5
+        if not 0 < r < 1:
+            raise ConfigError(f"C2DTLZ2: `r` must lie in (0, 1); got {r!r}.")
+        self.r = float(r)
+
+    def _constraint(self, F: Tensor) -> Tensor:
+        sq = (F * F).sum(dim=1, keepdim=True)
+        # (f_i - 1)^2 + sum_{j != i} f_j^2 = sum f^2 - 2 f_i + 1
+        v1 = (sq - 2.0 * F + 1.0).min(dim=1).values
+        v2 = ((F - 1.0 / math.sqrt(self.n_obj)) ** 2).sum(dim=1)
+        return (torch.minimum(v1, v2) - self.r**2)[:, None]
+
+    def _evaluate_constraints(self, x: Tensor) -> Tensor:
+        return self._constraint(self._evaluate(x))
+
+    def pareto_front(self, n_points: int = 100) -> Tensor:
+        """A `k x m`-dim tensor: the feasible part of Das–Dennis directions on the sphere
+        (drawn densely enough that about ``n_points`` remain)."""
+        kept = self._feasible_sphere(das_dennis(self.n_obj, 4 * n_points))
+        share = kept.shape[0] / (4 * n_points)
+        return self._feasible_sphere(das_dennis(self.n_obj, round(n_points / max(share, 1e-3))))
+
+    def _feasible_sphere(self, w: Tensor) -> Tensor:
+        F = w / w.norm(dim=1, keepdim=True)
+        return F[self._constraint(F)[:, 0] <= 0]
+
+    def __repr__(self) -> str:
+        return f"C2DTLZ2(n_var={self.n_var}, n_obj={self.n_obj}, r={self.r})"

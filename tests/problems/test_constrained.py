@@ -1,4 +1,4 @@
-"""Constrained problems (BNH, SRN): values, constraints and fronts against pymoo, and the
+"""Constrained problems (BNH, SRN, C2-DTLZ2): values, constraints and fronts against pymoo, and the
 engine's population ending feasible on the known front (paretoray.constraints)."""
 
 from __future__ import annotations
@@ -11,17 +11,18 @@ from pymoo.problems import get_problem
 from paretoray.engine import Engine
 from paretoray.problems import get, names
 from paretoray.problems._util import das_dennis
-from paretoray.problems.constrained import BNH, SRN
+from paretoray.problems.constrained import BNH, C2DTLZ2, SRN
 from paretoray.problems.wrappers import PymooProblem
 
-NAMES = ["bnh", "srn"]
+NAMES = ["bnh", "srn", "c2dtlz2"]
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("name", NAMES)
 def test_values_and_constraints_match_pymoo(name: str, dtype: torch.dtype, device) -> None:
     ours = get(name)
-    assert name in names() and ours.n_ieq_constr == get_problem(name).n_ieq_constr == 2
+    assert name in names() and ours.n_ieq_constr == get_problem(name).n_ieq_constr >= 1
+    assert ours.n_var == get_problem(name).n_var and ours.n_obj == get_problem(name).n_obj
     x = ours.sample(500, generator=torch.Generator().manual_seed(0))
     F_ref, G_ref = get_problem(name).evaluate(x.numpy(), return_values_of=["F", "G"])
     xd = x.to(device, dtype)
@@ -74,6 +75,18 @@ def test_srn_front_is_complete_and_contains_pymoos() -> None:
 
 def test_bnh_ref_point_is_dominated_by_the_front() -> None:
     assert bool((BNH().pareto_front(200) < torch.tensor(BNH.ref_point)).all())
+
+
+def test_c2dtlz2_front_is_pymoos_feasible_sphere() -> None:
+    from pymoo.problems.many.cdtlz import constraint_c2
+
+    ours = C2DTLZ2().pareto_front(300).numpy()
+    assert 240 <= len(ours) <= 360
+    np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-12)  # on DTLZ2's
+    assert (constraint_c2(ours, 0.4) <= 0).all()  # feasible by pymoo's own constraint
+    ref = get_problem("c2dtlz2").pareto_front()  # 76 feasible points of 136 directions
+    gap = np.linalg.norm(ref[:, None] - ours[None], axis=-1).min(1)
+    assert gap.max() < 0.1  # about the spacing of 300 points on the caps
 
 
 def test_pymoo_bnh_constraints_and_their_gradients_come_through() -> None:
@@ -165,3 +178,19 @@ def test_pymoo_problem_with_constraints_through_the_engine() -> None:
     (xa, _, _), (xb, _, _) = (e.evaluate() for e in runs)
     assert float(BNH().violation(xa).max()) <= 1e-6
     torch.testing.assert_close(xa, xb, rtol=0, atol=1e-3)  # FD vs autograd gradients
+
+
+@pytest.mark.parametrize("algo", ["tchebycheff", "epo", "mgda", "linear"])
+def test_c2dtlz2_population_ends_feasible(algo: str) -> None:
+    """99% of uniform starts violate C2-DTLZ2's constraint (12 variables, a constraint that
+    is the minimum of four). Every member ends feasible; most reach the front's caps (those
+    aimed at a removed part of the sphere stop on a cap's rim, off the sphere)."""
+    problem = C2DTLZ2()
+    front = problem.pareto_front(2000)  # spacing about 0.03 on the unit sphere
+    e = Engine(problem, algo, das_dennis(3, 28), lr=0.01, seed=0, device="cpu")
+    assert int((problem.violation(e.x.detach()) > 0).sum()) >= 24
+    e.run(300)
+    x, F, _ = e.evaluate()
+    assert float(problem.violation(x).max()) <= 1e-6
+    gd = torch.cdist(F, front).min(dim=1).values
+    assert float(gd.median()) < 0.03, gd
