@@ -40,6 +40,14 @@ boundary ``g_j = 0``:
   ``r`` rescaled to length ``s``. ``s >= ||r||`` keeps restoring a member whose
   objective direction has vanished (an infeasible critical point).
 
+**What it is not.** The weighting's sub-problem is solved first and the constraints after,
+so for a weighting that is itself a QP over the gradients (MGDA, PMTL's inner step) this is
+the projection of its unconstrained answer, not the joint problem of [Gebken2019]_ (the
+min-norm point of ``conv{grad f_i}`` plus the cone of active ``grad g_j``): the result
+keeps every constraint, but need not descend every objective where the joint problem
+would. For scalarizations (linear, Tchebycheff, EPO's direction) it is exactly the
+constrained steepest descent of the member's scalarized objective.
+
 **The optimizer rescales the direction.** Adam divides each coordinate by its own running
 scale, so a direction with ``a_j^T d >= 0`` can still step out of the feasible set, and
 the box projection after the step can too. Three things keep the method robust: the band
@@ -166,7 +174,9 @@ def _enumerate(direction: Tensor, A: Tensor, b: Tensor) -> tuple[Tensor, Tensor]
     floor = 1e-12 * diag.amax(-1, keepdim=True) + torch.finfo(A.dtype).tiny
     ridge = torch.diag_embed(1e-12 * torch.maximum(diag, floor))[None] * inside
     K = gram[None] * inside + (1 - masks)[:, None, :, None] * eye + ridge  # S x p x k x k
-    lam = torch.linalg.solve(K, -(c[None] * masks[:, None, :]))  # S x p x k
+    # solve_ex: no error check, so no host sync (a singular system gives non-finite lam,
+    # rejected below)
+    lam = torch.linalg.solve_ex(K, -(c[None] * masks[:, None, :]))[0]  # S x p x k
     lam = lam * masks[:, None, :]
     # candidate d_S = D + A^T lam_S, read through the gram matrix (O(k^2) per candidate, not
     # O(k d)): its slack c + gram lam_S and its squared distance to D, lam_S^T gram lam_S
