@@ -75,6 +75,26 @@ def test_a_pymoo_problem_is_accepted_and_gets_a_sound_reference_point(tmp_path):
         assert "NaN" not in path.read_text()
 
 
+def test_a_constrained_pymoo_problem_keeps_infeasible_points_out_of_the_front(tmp_path):
+    from pymoo.problems import get_problem
+
+    bnh = get_problem("bnh")
+    run_dir = tmp_path / "bnh"
+    with pytest.warns(UserWarning, match="finite differences"):
+        front = pr.search(bnh, "tchebycheff", run_dir=str(run_dir), population=8, steps=200,
+                          steps_per_round=50, workers=0, progress=False)
+    meta = json.loads((run_dir / "run.json").read_text())
+    assert meta["n_ieq_constr"] == 2
+    # pymoo's own constraint values for the front's designs: all feasible
+    G = bnh.evaluate(np.asarray(front.x), return_values_of=["G"])
+    assert len(front) > 0 and (G <= 1e-6).all()
+    points = pr.archive.read_points(str(run_dir))
+    cv = points["violation"].to_numpy()
+    G_all = bnh.evaluate(np.stack(points["x"].to_numpy(zero_copy_only=False)),
+                         return_values_of=["G"])
+    assert np.allclose(cv, np.clip(G_all, 0, None).sum(axis=1), atol=1e-9)
+
+
 def test_steps_below_a_round_run_exactly_those_steps(tmp_path):
     run_dir = tmp_path / "short"
     pr.search("zdt1", "linear", population=4, steps=7, steps_per_round=50, workers=0,
