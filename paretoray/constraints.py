@@ -45,8 +45,8 @@ so for a weighting that is itself a QP over the gradients (MGDA, PMTL's inner st
 the projection of its unconstrained answer, not the joint problem of [Gebken2019]_ (the
 min-norm point of ``conv{grad f_i}`` plus the cone of active ``grad g_j``): the result
 keeps every constraint, but need not descend every objective where the joint problem
-would. For scalarizations (linear, Tchebycheff, EPO's direction) it is exactly the
-constrained steepest descent of the member's scalarized objective.
+would. For scalarizations (linear, Tchebycheff) it is Rosen's gradient projection of the
+member's scalarized objective, with Topkis and Veinott's right-hand sides.
 
 **The optimizer rescales the direction.** Adam divides each coordinate by its own running
 scale, so a direction with ``a_j^T d >= 0`` can still step out of the feasible set, and

@@ -217,6 +217,51 @@ class _WithEquality(PymooBase):
         out["H"] = x[:, :1] - 0.5
 
 
+def test_function_constraints_are_inferred_checked_and_differentiated(rng) -> None:
+    def g(x):
+        return torch.stack([0.5 - x.sum(1), x[:, 0] ** 2 - 0.8], dim=1)
+
+    p = from_function(_two_spheres, xl=0.0, xu=1.0, n_var=3, constraints=g)
+    assert p.n_ieq_constr == 2 and "n_ieq_constr=2" in repr(p)
+    assert as_problem(_two_spheres, xl=0.0, xu=1.0, n_var=3, constraints=g).n_ieq_constr == 2
+    x = p.sample(5, generator=rng)
+    G = p._evaluate_constraints(x)
+    torch.testing.assert_close(p.violation(x), G.clamp(min=0).sum(1))
+    from paretoray.constraints import constraint_jacobian
+
+    _, A = constraint_jacobian(p, x)  # autograd, against the analytic gradients of g
+    expected = torch.stack([-torch.ones_like(x), torch.zeros_like(x)], dim=1)
+    expected[:, 1, 0] = 2 * x[:, 0]
+    torch.testing.assert_close(A, expected)
+    with pytest.raises(ConfigError, match="needs `constraints=`"):
+        from_function(_two_spheres, xl=0.0, xu=1.0, n_var=3, n_ieq_constr=1)
+    with pytest.raises(ShapeError, match="`p x k`"):
+        from_function(_two_spheres, xl=0.0, xu=1.0, n_var=3, constraints=lambda x: x.sum(1))
+    with pytest.raises(ConfigError, match="positive integer"):
+        from_function(_two_spheres, xl=0.0, xu=1.0, n_var=3, constraints=g, n_ieq_constr=0)
+    assert from_function(_two_spheres, xl=0.0, xu=1.0, n_var=3).n_ieq_constr == 0
+
+
+def test_pymoo_constraints_need_dG_for_analytic_gradients() -> None:
+    class OnlyDF(_AnalyticQuadratic):
+        def __init__(self) -> None:
+            PymooBase.__init__(self, n_var=3, n_obj=2, n_ieq_constr=1, xl=0.0, xu=1.0)
+
+        def _evaluate(self, x, out, *args, **kwargs):
+            super()._evaluate(x, out, *args, **kwargs)
+            out["G"] = x[:, :1] - 0.5
+
+    with pytest.raises(ConfigError, match=r"out\['dG'\]"):
+        PymooProblem(OnlyDF())
+    p = PymooProblem(OnlyDF(), gradient="fd")
+    x = torch.full((2, 3), 0.25, dtype=torch.float64)
+    from paretoray.constraints import constraint_jacobian
+
+    G, A = constraint_jacobian(p, x)
+    torch.testing.assert_close(G, torch.full((2, 1), -0.25, dtype=torch.float64))
+    torch.testing.assert_close(A, torch.tensor([[[1.0, 0.0, 0.0]]] * 2, dtype=torch.float64))
+
+
 # ---------------------------------------------------------------------- as_problem
 def test_as_problem_dispatch() -> None:
     assert isinstance(as_problem("dtlz2", n_obj=4), Problem)
