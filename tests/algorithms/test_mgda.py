@@ -173,3 +173,36 @@ def test_zdt1_members_stop_pareto_stationary_in_the_box_instead_of_one_corner():
     hv = indicators.hypervolume(F.numpy(), ref)
     true_hv = indicators.hypervolume(problem.pareto_front(2000).numpy(), ref)
     assert hv >= 0.65 * true_hv > 5 * 0.111, (hv, true_hv)
+
+
+def test_zdt1_point_at_x1_bound_is_pareto_critical_by_the_exact_tangent_cone():
+    """Why MGDA members that reach x1's bound stop above the front (issue 13): the exact
+    min-norm over the tangent cone, min_a ||P_T(-(a g1 + (1 - a) g2))||, is 0 there
+    (a = 1: grad f1 = e1 points straight out of the box), so no feasible direction
+    decreases both objectives; the per-gradient drop of ``tangent_jacobian`` stops at the
+    same points. Off the bound the exact value is positive, as is the engine's."""
+    from paretoray import problems
+    from paretoray.algorithms.minnorm import tangent_jacobian
+
+    problem = problems.get("zdt1")
+    lo, hi = problem._projection_box_like(torch.zeros(1, 30, dtype=torch.float64))
+    x = torch.full((2, 30), 0.3, dtype=torch.float64)
+    x[0, 0] = lo[0]  # on x1's bound, g > 1: weakly Pareto optimal
+    x[1, 0] = 0.5  # inside: not critical
+    x.requires_grad_(True)
+    F = problem._evaluate(x)
+    J = jacobian(F, x).detach()
+    a = torch.linspace(0, 1, 100001, dtype=torch.float64)
+    for p in range(2):
+        w = a[:, None] * J[p, 0] + (1 - a[:, None]) * J[p, 1]  # candidate d = J^T alpha
+        step = -w  # the move; project it onto the tangent cone of the active bounds
+        step = torch.where(x[p].detach() <= lo, step.clamp_min(0), step)
+        step = torch.where(x[p].detach() >= hi, step.clamp_max(0), step)
+        exact = float(step.norm(dim=1).min())
+        Jt = tangent_jacobian(J[p:p + 1], x[p:p + 1].detach(), lo, hi)
+        engine = float(common_direction_norm(Jt @ Jt.transpose(1, 2),
+                                             min_norm(Jt @ Jt.transpose(1, 2))))
+        if p == 0:
+            assert exact == 0.0 and engine < 1e-8  # the solver's ridge
+        else:
+            assert exact > 1e-2 and engine > 1e-2
