@@ -5,16 +5,21 @@ The engine is where problems meet weightings (DESIGN.md part 3). For a populatio
 one step is:
 
 1. ``F = problem(x)`` (`p x m`), one batched call;
-2. only if the weighting asks for it, the Jacobian ``J`` (`p x m x d`) by ``m`` backward
-   passes of ``F[:, i].sum()`` -- members are independent, so the gradient of the
+2. only if the weighting asks for it, the Jacobian ``J`` (`p x m x d`): the gradients of
+   ``F[:, i].sum()`` in one batched backward pass (``m`` passes where the problem's
+   backward cannot be batched) -- members are independent, so the gradient of the
    population sum w.r.t. ``x[p]`` is member ``p``'s own gradient -- and ``G = J J^T``;
 3. ``alpha = weighting(F, prefs, G, context)`` (`p x m`);
-4. the direction ``J^T alpha`` (or one backward pass of ``sum(alpha * F)`` when ``J``
-   was not formed), any torch optimizer, then projection onto the box.
+4. the direction ``J^T alpha`` (or one backward pass of ``F`` with ``alpha`` as its
+   output gradient when ``J`` was not formed), any torch optimizer (Adam's update is
+   inlined on its own state: the step's fixed cost is dispatch, not arithmetic), then
+   projection onto the box.
 
 Members whose values or direction are NaN/inf are detected in the same batched program,
-frozen for the step, reset (to a fallback point or a fresh draw) and counted; their
-values are never reported as finite. No Python loop over members anywhere.
+reset (to a fallback point or a fresh draw, their optimizer state zeroed) and counted;
+their values are never reported as finite. On the CPU two scalar reads per step tell
+whether any member is non-finite; on other devices nothing is read back per step (see
+:meth:`Engine.run`). No Python loop over members anywhere.
 
 Network problems (``paretoray.problems.networks``) take the same four steps on a population
 of networks (``paretoray._network_engine``): a fresh shared mini-batch per step, ``G`` from
@@ -121,7 +126,6 @@ class _InPlaceAdam:
 
     def __init__(self, optimizer: torch.optim.Optimizer, x: Tensor) -> None:
         self.optimizer, self.x = optimizer, x
-        self.group = optimizer.param_groups[0]
 
     @staticmethod
     def fits(optimizer: torch.optim.Optimizer, x: Tensor) -> bool:
@@ -131,14 +135,15 @@ class _InPlaceAdam:
                 and not x.is_complex())
 
     def applies(self) -> bool:
-        g, opt = self.group, self.optimizer
+        opt = self.optimizer
+        g = opt.param_groups[0]  # read each time: load_state_dict replaces the groups
         return not (g["amsgrad"] or g["weight_decay"] or g["maximize"] or g["capturable"]
                     or g["differentiable"] or g["fused"] or g.get("decoupled_weight_decay")
                     or isinstance(g["lr"], Tensor) or opt._optimizer_step_pre_hooks
                     or opt._optimizer_step_post_hooks)
 
     def step(self, grad: Tensor) -> None:
-        g, x = self.group, self.x
+        g, x = self.optimizer.param_groups[0], self.x
         state = self.optimizer.state[x]
         if not state:  # as Adam's lazy initialization (a CPU step counter)
             state["step"] = torch.tensor(0.0, dtype=_scalar_dtype())
@@ -277,8 +282,8 @@ class Engine:
     def run(self, steps: int, context: Tensor | None = None) -> StepStats:
         """Take ``steps`` steps; returns their summed statistics.
 
-        Vector problems: on the CPU a step reads one flag back (are any members
-        non-finite?, free there) and resets them at once from fresh draws or
+        Vector problems: on the CPU a step reads two scalars back (are any members
+        non-finite?, free there) and resets such members at once from fresh draws or
         :attr:`fallback`; on other devices the steps run without host syncs: non-finite
         members restart in the same program from rows drawn once per call (the
         :attr:`fallback` rows, else ``p`` fresh draws) and the count is read once at the
