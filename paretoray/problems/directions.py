@@ -53,6 +53,7 @@ class Minimized(Problem):
         self.n_var, self.n_obj = problem.n_var, problem.n_obj
         self.xl, self.xu = problem.xl, problem.xu
         self.n_ieq_constr = problem.n_ieq_constr
+        self.constraint_margin = problem.constraint_margin
         self.margin = problem.margin
         ref = problem.ref_point
         self.ref_point = None if ref is None else tuple(
