@@ -357,7 +357,7 @@ def min_norm_3_host(Q: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
     """:func:`_min_norm_3` in float64 numpy (the same seven candidates and tests).
 
     At one engine's sizes on a CPU numpy's per-call cost is a fraction of torch's (PMTL's
-    QP for ``m = 2`` is this call); the torch version serves other devices.
+    QP for ``m = 2`` is :func:`min_norm_3_entries`); the torch version serves other devices.
 
     Args:
         Q: A `p x 3 x 3`-dim float64 PSD array.
@@ -367,40 +367,62 @@ def min_norm_3_host(Q: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
         The `p x 3` weights, or None when a row has no allowed finite candidate (the
         caller falls back to :func:`min_norm`).
     """
-    p = Q.shape[0]
     Q = 0.5 * (Q + Q.transpose(0, 2, 1))
-    d = np.einsum("pii->pi", Q)
-    q01, q02, q12 = Q[:, 0, 1], Q[:, 0, 2], Q[:, 1, 2]
-    qii, qjj = d[:, [0, 0, 1]], d[:, [1, 2, 2]]
-    qij = np.stack([q01, q02, q12], 1)
-    gap = qii - qij
-    den = gap + qjj - qij
+    a = min_norm_3_entries(Q[:, 0, 0], Q[:, 0, 1], Q[:, 0, 2], Q[:, 1, 1], Q[:, 1, 2],
+                           Q[:, 2, 2], mask)
+    return None if a is None else np.stack(a, -1)
+
+
+def min_norm_3_entries(q00: np.ndarray, q01: np.ndarray, q02: np.ndarray, q11: np.ndarray,
+                       q12: np.ndarray, q22: np.ndarray, mask: np.ndarray,
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The min-norm weights of three vectors from the six entries of their Gram matrix.
+
+    The candidates of :func:`_min_norm_3`: each vertex, each edge (the 2-point closed
+    form, clamped to the segment) and the triangle (its affine-hull min-norm point by
+    Cramer's rule, kept when its weights are nonnegative); the least ``a^T Q a`` among
+    the allowed ones. All on `p`-dim arrays, no `p x 3 x 3` tensor.
+
+    Args:
+        q00, q01, q02, q11, q12, q22: `p`-dim float64 arrays, ``Q[i, j]``.
+        mask: A `p x 3`-dim bool array of allowed coordinates.
+
+    Returns:
+        The three `p`-dim weight arrays (on the simplex), or None when a row has no
+        allowed finite candidate.
+    """
+    m0, m1, m2 = mask[:, 0], mask[:, 1], mask[:, 2]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        t = np.clip(np.where(den > 0, gap / np.maximum(den, 1e-300), 0.0), 0.0, 1.0)  # p 3
-        edge_val = qii - t * (2 * gap - t * den)
-        m00, m11 = den[:, 0], den[:, 1]  # D^T D with D = [y1 - y0, y2 - y0]
-        m01 = q12 - q01 - q02 + d[:, 0]
-        b0, b1 = -gap[:, 0], -gap[:, 1]
-        det = m00 * m11 - m01 * m01
-        solvable = np.abs(det) > 1e-10 * np.maximum((np.abs(m00) + np.abs(m11)) ** 2, 1e-300)
+        edges = []
+        for qii, qij, qjj in ((q00, q01, q11), (q00, q02, q22), (q11, q12, q22)):
+            gap = qii - qij
+            den = gap + qjj - qij
+            t = np.minimum(np.where(den > 0, gap / np.maximum(den, 1e-300), 0.0), 1.0)
+            t = np.maximum(t, 0.0)
+            edges.append((t, qii - t * (2 * gap - t * den), gap, den))
+        (t01, v01, g01, d01), (t02, v02, g02, d02), (t12, v12, _, _) = edges
+        m01 = q12 - q01 - q02 + q00  # D^T D with D = [y1 - y0, y2 - y0]: d01, m01, d02
+        det = d01 * d02 - m01 * m01
+        solvable = np.abs(det) > 1e-10 * np.maximum((np.abs(d01) + np.abs(d02)) ** 2, 1e-300)
         det = np.where(solvable, det, 1.0)
-        t1, t2 = (-b0 * m11 + b1 * m01) / det, (-b1 * m00 + b0 * m01) / det
-        tri = np.stack([1 - t1 - t2, t1, t2], -1)
-        tri_val = d[:, 0] + t1 * b0 + t2 * b1
-    tri_ok = solvable & (tri >= -1e-9).all(-1) & mask.all(-1)
-    edge_ok = mask[:, [0, 0, 1]] & mask[:, [1, 2, 2]]
-    val = np.concatenate([d, edge_val, tri_val[:, None]], 1)
-    ok = np.concatenate([mask, edge_ok, tri_ok[:, None]], 1) & np.isfinite(val)
+        t1, t2 = (g01 * d02 - g02 * m01) / det, (g02 * d01 - g01 * m01) / det
+        t0 = 1 - t1 - t2
+        tri_ok = (solvable & (t0 >= -1e-9) & (t1 >= -1e-9) & (t2 >= -1e-9) & m0 & m1 & m2)
+        # candidates along axis 0 (np.array of a list: one C call, unlike np.stack)
+        val = np.array([q00, q11, q22, v01, v02, v12, q00 - t1 * g01 - t2 * g02])
+    ok = np.array([m0, m1, m2, m0 & m1, m0 & m2, m1 & m2, tri_ok]) & np.isfinite(val)
     val = np.where(ok, val, np.inf)
-    best = val.argmin(1)
-    if not np.isfinite(val[np.arange(p), best]).all():
+    best = val.argmin(0)
+    cols = np.arange(val.shape[1])
+    if not np.isfinite(val[best, cols]).all():
         return None
-    eye = np.eye(3)
-    start, step = eye[[0, 0, 1]], eye[[1, 2, 2]] - eye[[0, 0, 1]]
-    A = np.concatenate([np.broadcast_to(eye, (p, 3, 3)), start + t[..., None] * step,
-                        tri[:, None]], 1)
-    a = np.maximum(A[np.arange(p), best], 0.0)
-    return a / np.maximum(a.sum(-1, keepdims=True), 1e-300)
+    zero, one = np.zeros_like(q00), np.ones_like(q00)
+    a0 = np.array([one, zero, zero, 1 - t01, 1 - t02, zero, t0])[best, cols]
+    a1 = np.array([zero, one, zero, t01, zero, 1 - t12, t1])[best, cols]
+    a2 = np.array([zero, zero, one, zero, t02, t12, t2])[best, cols]
+    a0, a1, a2 = np.maximum(a0, 0.0), np.maximum(a1, 0.0), np.maximum(a2, 0.0)
+    total = np.maximum(a0 + a1 + a2, 1e-300)
+    return a0 / total, a1 / total, a2 / total
 
 
 @lru_cache(maxsize=64)
@@ -454,6 +476,10 @@ def _min_norm_host(Q: np.ndarray, mask: np.ndarray, s_max: int) -> np.ndarray | 
         M = qkl - q0k[..., :, None] - q0k[..., None, :] + q00[..., None, None]
         b = q0k - q00[..., None]
         t, ok = _solve_small(M, -b)
+        # as batched_solve: a norm-wise backward error near machine precision, or dropped
+        resid = np.abs((M @ t[..., None])[..., 0] + b).max(-1)
+        bound = np.abs(M).sum(-1).max(-1) * np.abs(t).max(-1) + np.abs(b).max(-1)
+        ok &= resid <= 1e-10 * bound + 1e-300
         t0 = 1 - t.sum(-1)
         ok &= (t0 >= -1e-9) & (t >= -1e-9).all(-1) & mask[:, S].all(-1)
         val = np.where(ok, np.maximum(q00 + (t * b).sum(-1), 0.0), np.inf)

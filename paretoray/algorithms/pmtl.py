@@ -294,7 +294,7 @@ class PMTL(Weighting):
         numpy's is a fraction of it. The direction-only quantities are computed once per
         set of directions. None on degenerate input (the torch program then decides).
         """
-        from paretoray.algorithms._lp import min_norm_3_host, min_norm_host
+        from paretoray.algorithms._lp import min_norm_host
 
         c = self._host
         if c is None or c[0] is not idx:
@@ -322,6 +322,9 @@ class PMTL(Weighting):
         violated = valid & (g > 0)
         infeasible = violated.any(-1)
         active = valid & (g >= -self.active_eps * width)
+        if m == 2 and W.shape[1] == 1:
+            return self._weights_host_2(G, W[:, 0], infeasible, violated[:, 0], active[:, 0],
+                                        values)
         if self.normalize:
             scale = np.sqrt(np.maximum(np.einsum("pii->pi", G), 0.0))
             scale = np.where(scale > 0, scale, 1.0)
@@ -335,8 +338,7 @@ class PMTL(Weighting):
             nq = np.where(nq > 0, nq, 1.0)
             Q = Q / (nq[:, :, None] * nq[:, None, :])
         n = Q.shape[1]
-        coef = (min_norm_3_host(Q, mask) if n == 3 and m == 2
-                else min_norm_host(Q, mask, m + 1) if m + 1 <= 4 else None)
+        coef = min_norm_host(Q, mask, m + 1) if m + 1 <= 4 and n <= 6 else None
         if coef is None:
             return None
         if self.normalize:
@@ -344,4 +346,41 @@ class PMTL(Weighting):
         alpha = np.einsum("pn,pnm->pm", coef, V)
         if self.normalize:
             alpha = alpha / scale
+        return torch.from_numpy(alpha).to(dtype=values.dtype, device=values.device)
+
+    def _weights_host_2(self, G: np.ndarray, w: np.ndarray, infeasible: np.ndarray,
+                        violated: np.ndarray, active: np.ndarray,
+                        values: Tensor) -> Tensor | None:
+        """``m = 2``, one constraint ``w`` (`p x 2`) in the QP: the extended Gram matrix of
+        ``{g_1, g_2, w_1 g_1 + w_2 g_2}`` entry by entry, then the three-vector min-norm
+        closed forms (:func:`~paretoray.algorithms._lp.min_norm_3_entries`)."""
+        from paretoray.algorithms._lp import min_norm_3_entries
+
+        g00, g01, g11 = G[:, 0, 0], 0.5 * (G[:, 0, 1] + G[:, 1, 0]), G[:, 1, 1]
+        if self.normalize:
+            s0, s1 = np.sqrt(np.maximum(g00, 0.0)), np.sqrt(np.maximum(g11, 0.0))
+            s0, s1 = np.where(s0 > 0, s0, 1.0), np.where(s1 > 0, s1, 1.0)
+            g00, g01, g11 = g00 / (s0 * s0), g01 / (s0 * s1), g11 / (s1 * s1)
+        w1, w2 = w[:, 0], w[:, 1]
+        q02, q12 = w1 * g00 + w2 * g01, w1 * g01 + w2 * g11
+        q22 = w1 * q02 + w2 * q12
+        feasible = ~infeasible
+        mask = np.array([feasible, feasible, np.where(infeasible, violated, active)]).T
+        if self.normalize:  # every vector of the QP at unit length
+            n0, n1, n2 = (np.sqrt(np.maximum(v, 0.0)) for v in (g00, g11, q22))
+            n0, n1, n2 = (np.where(v > 0, v, 1.0) for v in (n0, n1, n2))
+            coef = min_norm_3_entries(g00 / (n0 * n0), g01 / (n0 * n1), q02 / (n0 * n2),
+                                      g11 / (n1 * n1), q12 / (n1 * n2), q22 / (n2 * n2), mask)
+            if coef is None:
+                return None
+            c0, c1, c2 = coef[0] / n0, coef[1] / n1, coef[2] / n2
+        else:
+            coef = min_norm_3_entries(g00, g01, q02, g11, q12, q22, mask)
+            if coef is None:
+                return None
+            c0, c1, c2 = coef
+        a0, a1 = c0 + c2 * w1, c1 + c2 * w2
+        if self.normalize:  # the weights act on the raw gradients
+            a0, a1 = a0 / s0, a1 / s1
+        alpha = np.array([a0, a1]).T
         return torch.from_numpy(alpha).to(dtype=values.dtype, device=values.device)
