@@ -157,19 +157,18 @@ def grad_2d_np(P: np.ndarray, layer: np.ndarray | None, ref: np.ndarray) -> np.n
         ys = P[order]
         if not ((ys[1:, 0] > ys[:-1, 0]).all() and (ys[1:, 1] < ys[:-1, 1]).all()):
             layer, order = layers_np(P), None
+    prev_f2, next_f1 = np.empty(n), np.empty(n)
+    prev_f2[0], next_f1[-1] = ref[1], ref[0]
     if order is None:
         order = np.lexsort((P[:, 0], layer))
         ys = P[order]
         same = layer[order]
         same = same[1:] == same[:-1]
-    else:
-        same = np.ones(n - 1, dtype=bool)
-    prev_f2 = np.empty(n)
-    prev_f2[0] = ref[1]
-    prev_f2[1:] = np.where(same, ys[:-1, 1], ref[1])
-    next_f1 = np.empty(n)
-    next_f1[-1] = ref[0]
-    next_f1[:-1] = np.where(same, ys[1:, 0], ref[0])
+        prev_f2[1:] = np.where(same, ys[:-1, 1], ref[1])
+        next_f1[:-1] = np.where(same, ys[1:, 0], ref[0])
+    else:  # one layer: every neighbour counts
+        prev_f2[1:] = ys[:-1, 1]
+        next_f1[:-1] = ys[1:, 0]
     out = np.empty((n, 2))
     out[order, 0] = ys[:, 1] - prev_f2
     out[order, 1] = ys[:, 0] - next_f1
