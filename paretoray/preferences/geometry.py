@@ -157,7 +157,11 @@ def largest_gaps(front: Array, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarr
         keep = i < j
         i, j = i[keep], j[keep]
     mid = (z[i] + z[j]) / 2
-    score = np.linalg.norm(mid[:, None, :] - z[None, :, :], axis=-1).min(1)
+    # distance to the nearest front point by a k-d tree: an n x n array of differences
+    # took 2.4 s and 0.4 GB at n = 5000 (the coordinator re-aims on fronts that large)
+    from scipy.spatial import cKDTree  # comes with pymoo
+
+    score = cKDTree(z).query(mid)[0]
     take = np.resize(np.argsort(-score, kind="stable"), k)
     i, j = i[take], j[take]
     return (front[i] + front[j]) / 2, i, j
