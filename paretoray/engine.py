@@ -33,6 +33,7 @@ Minimization is assumed.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -337,7 +338,7 @@ class Engine:
             F = problem._evaluate(x)
             values = F.detach()
             finite_f = None
-            if sync_free or not bool(torch.isfinite(values.sum())):
+            if sync_free or not math.isfinite(values.sum()):  # CPU: a free read
                 finite_f = torch.isfinite(values).all(dim=1)
                 if getattr(algo, "per_member", True):
                     # a non-finite row only reaches its own weights, discarded below
@@ -362,7 +363,7 @@ class Engine:
                 from paretoray.constraints import steer
 
                 direction = steer(problem, x, direction)
-        if finite_f is None and not sync_free and bool(torch.isfinite(direction.sum())):
+        if finite_f is None and not sync_free and math.isfinite(direction.sum()):
             bad = None
         else:
             bad = ~torch.isfinite(direction).all(dim=1)

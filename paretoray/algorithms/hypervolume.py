@@ -302,7 +302,8 @@ class HV(Weighting):
             to_box = np.where(ref <= V, np.maximum(V - ref, 0.0) + eps, 0.0)
             alpha = np.where(~inside[:p, None], to_box, alpha)
         if self.normalize:
-            norm = (np.hypot(alpha[:, 0], alpha[:, 1]) if m == 2
-                    else np.sqrt(np.einsum("ij,ij->i", alpha, alpha)))[:, None]
+            # sqrt of the sum of squares, not hypot: HV ascent from a dynamic reference is
+            # chaotic enough on ZDT1 that the last bit of the norm moves the final front
+            norm = np.sqrt(np.einsum("ij,ij->i", alpha, alpha))[:, None]
             alpha = np.divide(alpha, norm, out=alpha.copy(), where=norm > 0)
         return torch.from_numpy(alpha).to(dtype=values.dtype, device=values.device)
