@@ -75,6 +75,14 @@ class Coordinator(Protocol):
 
     def next_round(self, shard: int, round: int) -> RoundPlan: ...
 
+    def next_round_async(self, shard: int, round: int) -> Callable[[], RoundPlan]:
+        """Ask for ``round``'s plan now; the returned function waits for (and returns) it.
+
+        Asked for just before the shard offers ``round - 1``, it need not wait for that
+        offer's commit: the plan may not reflect it yet (it then shows in a later round).
+        """
+        ...
+
     def offer(self, offer: Offer) -> Receipt: ...
 
     def offer_async(self, offer: Offer) -> Callable[[], Receipt]:
@@ -207,6 +215,11 @@ class CoordinatorCore:
         context = self._context(shard, front) if self.plan.coupled else None
         return RoundPlan(shard, round, prefs, context=context, start_x=start_x,
                          start_params=start_params)
+
+    def next_round_async(self, shard: int, round: int) -> Callable[[], RoundPlan]:
+        """In-process: the plan is made when asked for, after the commits sent meanwhile
+        (an in-process commit is synchronous), so the loop's order is unchanged."""
+        return lambda: self.next_round(shard, round)
 
     def offer(self, offer: Offer) -> Receipt:
         """Commit a shard's points of one round, exactly once per ``(shard, round)``."""
@@ -584,6 +597,21 @@ class ActorCoordinator:
 
     def next_round(self, shard: int, round: int) -> RoundPlan:
         return self._call("next_round", shard, round)
+
+    def next_round_async(self, shard: int, round: int) -> Callable[[], RoundPlan]:
+        """Send the request now: sent before the shard's offer, it is answered without
+        waiting for that offer's commit (a restarted coordinator is asked again)."""
+        import ray
+
+        ref = self.actor.next_round.remote(shard, round)
+
+        def plan() -> RoundPlan:
+            try:
+                return ray.get(ref)
+            except (ray.exceptions.ActorDiedError, ray.exceptions.ActorUnavailableError):
+                return self._call("next_round", shard, round)
+
+        return plan
 
     def offer(self, offer: Offer) -> Receipt:
         return self._call("offer", offer)

@@ -1,14 +1,23 @@
-"""The shard loop (no Ray): checkpoints carry a stateful weighting's state."""
+"""The shard loop (no Ray): checkpoints carry a stateful weighting's state; reports
+handed on from a background thread."""
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
+import pytest
 import torch
 
 from paretoray import algorithms
 from paretoray.distributed.coordinator import CoordinatorCore
 from paretoray.distributed.messages import Factory, RunPlan, SessionPlan
-from paretoray.distributed.worker import load_checkpoint, run_shard, save_checkpoint
+from paretoray.distributed.worker import (
+    BackgroundReporter,
+    load_checkpoint,
+    run_shard,
+    save_checkpoint,
+)
 
 
 def _plans(run_dir, weighting) -> tuple[CoordinatorCore, SessionPlan]:
@@ -42,3 +51,48 @@ def test_a_checkpoint_restores_the_weightings_state(tmp_path):
                            if k.startswith("weighting.")})
     for key, value in famo.state_dict().items():
         torch.testing.assert_close(fresh.state_dict()[key], value)
+
+
+def _run_reported(tmp_path, name, reporter_of):
+    """Run a 2-round shard (checkpoint every round); returns what reached ``received``."""
+    received = []
+
+    def slow(metrics, state):  # as Tune's report: holds its caller a while, then keeps it
+        time.sleep(0.05)
+        received.append((metrics["round"], None if state is None else {
+            k: v.clone() if isinstance(v, torch.Tensor) else v
+            for k, v in state["engine"].items()}))
+
+    core, session = _plans(tmp_path / name, algorithms.get("famo"))
+    reporter = reporter_of(slow)
+    try:
+        run_shard(session, 0, core, reporter)
+    finally:
+        if isinstance(reporter, BackgroundReporter):
+            reporter.close()
+        core.close()
+    return received
+
+
+def test_reports_handed_on_in_the_background_are_those_of_a_direct_reporter(tmp_path):
+    direct = _run_reported(tmp_path, "direct", lambda report: report)
+    background = _run_reported(tmp_path, "background", BackgroundReporter)
+    assert [r for r, _ in background] == [r for r, _ in direct] == [0, 1]
+    for (_, a), (_, b) in zip(direct, background, strict=True):
+        assert a.keys() == b.keys()
+        for key in a:  # the checkpoint of each round, not of a later one
+            torch.testing.assert_close(b[key], a[key], rtol=0, atol=0)
+
+
+def test_an_error_in_the_reporting_thread_reaches_the_shard():
+    def failing(metrics, state):
+        raise OSError(f"disk full at round {metrics['round']}")
+
+    reporter = BackgroundReporter(failing)
+    reporter({"round": 3}, None)
+    with pytest.raises(OSError, match="disk full at round 3"):
+        for r in range(4, 10):  # the next report (or close) raises it in this thread
+            reporter({"round": r}, None)
+            time.sleep(0.05)
+        reporter.close()
+    reporter.close()  # raised once; closing again is quiet
