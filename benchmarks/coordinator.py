@@ -16,12 +16,13 @@ Two tables.
    measured two ways (:data:`SHARE_NOTE`): inside, from the commit records in ``state/``;
    and outside the code, one minus the time of the extra rounds' engine steps alone -- the
    same number of processes, each stepping its shard at once on the same CPUs -- divided
-   by the extra time a search takes for ``--extra`` more rounds. ``--repeats`` paired
+   by the extra time a search takes for ``--extra`` more rounds, in wall seconds and in
+   CPU seconds of the whole process tree (:class:`TreeCpu`). ``--repeats`` paired
    repeats, reported as median (min to max).
 
 Run: ``python benchmarks/coordinator.py`` (``--quick`` for a smaller grid; ``--only
-stream|share``). Results are printed as markdown and saved to
-``benchmarks/results/coordinator.md``.
+stream|share``; ``--workers 2 8``). Results are printed as markdown and saved to ``--out``
+(default ``benchmarks/results/coordinator.md``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import os
 import statistics
 import sys
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -58,8 +60,9 @@ SHARE_NOTE = (
     " the short search's rounds first, untimed) at the same time on the same CPUs. Outside "
     "share = `1 - engine alone / (long - short)`, in wall seconds (from the first process's"
     " start to the last one's end) and in CPU seconds (user + system of the driver and "
-    "every process under it -- GCS, raylet, the coordinator actor, the trial workers, "
-    "reaped ones included -- against the CPU seconds of the steps alone). Everything a "
+    "every process under it -- GCS, raylet, the coordinator actor, the trial workers; "
+    "sampled every 0.2 s, so an exiting one loses at most that -- against the CPU "
+    "seconds of the steps alone; a warm-up search runs first). Everything a "
     "search does besides those steps counts: the coordinator's commits, offers and receipts"
     " through Ray, Tune's reports and checkpoints, Ray's own processes. Wall time also "
     "counts a CPU left idle while a worker waits; CPU time is what other users of this "
@@ -170,33 +173,60 @@ def offer_stream_ray(front: int, m: int, shards: int, k: int, offers: int,
 
 
 # ---------------------------------------------------------------------- outside share
-def tree_cpu_seconds() -> float:
-    """CPU seconds (user + system) used so far by this process and every process under it
-    -- Ray's GCS, raylet and workers started by ``ray.init`` here -- including children
-    they have already reaped (``/proc``; Linux). NaN where ``/proc`` is missing."""
-    tick = os.sysconf("SC_CLK_TCK")
-    stats: dict[int, tuple[int, float]] = {}
-    try:
-        pids = [int(p) for p in os.listdir("/proc") if p.isdigit()]
-    except OSError:
-        return float("nan")
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue  # exited meanwhile
-        # fields[1] = ppid; [11..14] = utime, stime, cutime, cstime (clock ticks)
-        stats[pid] = (int(fields[1]), sum(int(v) for v in fields[11:15]) / tick)
-    children: dict[int, list[int]] = {}
-    for pid, (ppid, _) in stats.items():
-        children.setdefault(ppid, []).append(pid)
-    total, todo = 0.0, [os.getpid()]
-    while todo:
-        pid = todo.pop()
-        total += stats.get(pid, (0, 0.0))[1]
-        todo += children.get(pid, [])
-    return total
+class TreeCpu:
+    """CPU seconds (user + system) used by this process and every process under it -- the
+    GCS, raylet, coordinator actor and trial workers that ``ray.init`` here started --
+    while the ``with`` block runs (``/proc``; Linux).
+
+    Ray reaps its workers without charging their CPU to the raylet, so the tree is walked
+    every ``period`` seconds and each process's last reading kept: a process that exits
+    loses at most its last ``period``. The sampling thread's own CPU is left out.
+    """
+
+    def __init__(self, period: float = 0.2) -> None:
+        self.period = period
+        self.seconds = float("nan")
+        self._tick = os.sysconf("SC_CLK_TCK")
+        self._last: dict[int, float] = {}
+        self._base: dict[int, float] = {}
+        self._own = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeCpu:
+        self._base = self._sample()
+        self._last = dict(self._base)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._last.update(self._sample())
+        used = sum(v - self._base.get(pid, 0.0) for pid, v in self._last.items())
+        self.seconds = used - self._own
+
+    def _run(self) -> None:
+        t0 = time.thread_time()
+        while not self._stop.wait(self.period):
+            self._last.update(self._sample())
+        self._own = time.thread_time() - t0
+
+    def _sample(self) -> dict[int, float]:
+        out: dict[int, float] = {}
+        todo = [os.getpid()]
+        while todo:
+            pid = todo.pop()
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                out[pid] = (int(fields[11]) + int(fields[12])) / self._tick
+                for tid in os.listdir(f"/proc/{pid}/task"):
+                    with open(f"/proc/{pid}/task/{tid}/children") as fh:
+                        todo += [int(c) for c in fh.read().split()]
+            except (OSError, ValueError, IndexError):
+                continue  # exited meanwhile
+        return out
 
 
 def _step_shard(shard: int, population: int, workers: int, before: int, rounds: int,
@@ -270,11 +300,13 @@ def _search(population: int, rounds: int, workers: int, cpu: float,
 
     with tempfile.TemporaryDirectory() as d:
         run = os.path.join(d, "run")
-        c, t = tree_cpu_seconds(), time.perf_counter()
-        pr.search("zdt1", "epo", population=population, steps=rounds * steps_per_round,
-                  steps_per_round=steps_per_round, workers=workers, adapter="fixed",
-                  run_dir=run, progress=False, resources={"cpu": cpu, "gpu": 0})
-        wall, cpu_s = time.perf_counter() - t, tree_cpu_seconds() - c
+        with TreeCpu() as meter:
+            t = time.perf_counter()
+            pr.search("zdt1", "epo", population=population, steps=rounds * steps_per_round,
+                      steps_per_round=steps_per_round, workers=workers, adapter="fixed",
+                      run_dir=run, progress=False, resources={"cpu": cpu, "gpu": 0})
+            wall = time.perf_counter() - t
+        cpu_s = meter.seconds
         records = [r for r in read_records(os.path.join(run, "state", "session-1.jsonl"))
                    if r["kind"] == "commit"]
     by_shard: dict[int, list[dict]] = {}
@@ -297,7 +329,7 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
     Each repeat runs, back to back: a search of ``rounds`` rounds, one of ``rounds +
     extra`` rounds, and the extra rounds' engine steps alone (:func:`engine_alone`).
     Outside share of that repeat = ``1 - engine alone / (long search - short search)``,
-    in wall seconds and in CPU seconds (:func:`tree_cpu_seconds`; CPU time is what other
+    in wall seconds and in CPU seconds (:class:`TreeCpu`; CPU time is what other
     users of a shared machine disturb least, but misses time a search leaves a CPU idle).
     """
     cpu = 2.0 / workers if workers else 1.0
@@ -305,6 +337,7 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
     out: dict[str, list[float]] = {k: [] for k in (
         "outside", "outside_cpu", "inside", "extra_s", "extra_cpu_s", "alone_s",
         "alone_cpu_s")}
+    _search(population, 1, workers, cpu, steps_per_round)  # imports, Ray's worker pool
     for _ in range(repeats):
         short, short_cpu, _ = _search(population, rounds, workers, cpu, steps_per_round)
         long, long_cpu, inside = _search(population, rounds + extra, workers, cpu,
@@ -393,12 +426,11 @@ def main() -> None:
         ray_started = False
         for workers in args.workers or ([0, 2] if args.quick else [0, 1, 2, 8]):
             if workers and not ray_started:
-                # one Ray for every search: its start-up is not in the difference of two
-                import ray
+                # one Ray for every search, started as paretoray starts it: its start-up
+                # is not in the difference of two searches
+                from paretoray.distributed.runner import connect
 
-                ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False,
-                         _node_ip_address="127.0.0.1", log_to_driver=False)
-                ray_started = True
+                ray_started = connect()
             r = outside_share(args.population, workers, rounds=2, extra=args.extra,
                               steps_per_round=50, repeats=args.repeats)
             lines.append(f"| {workers or 'in-process'} | {_median_range(r['inside'], 100)}% | "
@@ -411,6 +443,8 @@ def main() -> None:
                          f"{100 * r['old_outside']:.1f}% |")
             print(lines[-1], flush=True)
         if ray_started:
+            import ray
+
             ray.shutdown()
     text = "\n".join(lines) + "\n"
     print(text)
