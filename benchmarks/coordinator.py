@@ -292,7 +292,7 @@ def _engine_one_process(members: int, steps: int) -> float:
 
 
 def _search(population: int, rounds: int, workers: int, cpu: float,
-            steps_per_round: int) -> tuple[float, float, float]:
+            steps_per_round: int, **options: Any) -> tuple[float, float, float]:
     """One search: its wall seconds, the CPU seconds of this process tree meanwhile, and
     the inside share from its commit records (per shard, ``1 - engine seconds / wall``
     between consecutive commits; each shard's first round, with start-up, left out)."""
@@ -304,7 +304,8 @@ def _search(population: int, rounds: int, workers: int, cpu: float,
             t = time.perf_counter()
             pr.search("zdt1", "epo", population=population, steps=rounds * steps_per_round,
                       steps_per_round=steps_per_round, workers=workers, adapter="fixed",
-                      run_dir=run, progress=False, resources={"cpu": cpu, "gpu": 0})
+                      run_dir=run, progress=False, resources={"cpu": cpu, "gpu": 0},
+                      **options)
             wall = time.perf_counter() - t
         cpu_s = meter.seconds
         records = [r for r in read_records(os.path.join(run, "state", "session-1.jsonl"))
@@ -323,7 +324,7 @@ def _search(population: int, rounds: int, workers: int, cpu: float,
 
 
 def outside_share(population: int, workers: int, rounds: int, extra: int,
-                  steps_per_round: int, repeats: int = 3) -> dict[str, Any]:
+                  steps_per_round: int, repeats: int = 3, **options: Any) -> dict[str, Any]:
     """The share of a round outside engine steps, measured inside and outside the code.
 
     Each repeat runs, back to back: a search of ``rounds`` rounds, one of ``rounds +
@@ -331,17 +332,19 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
     Outside share of that repeat = ``1 - engine alone / (long search - short search)``,
     in wall seconds and in CPU seconds (:class:`TreeCpu`; CPU time is what other
     users of a shared machine disturb least, but misses time a search leaves a CPU idle).
+    ``options`` go to every search (e.g. ``checkpoint_every``).
     """
     cpu = 2.0 / workers if workers else 1.0
     steps = extra * steps_per_round
     out: dict[str, list[float]] = {k: [] for k in (
         "outside", "outside_cpu", "inside", "extra_s", "extra_cpu_s", "alone_s",
         "alone_cpu_s")}
-    _search(population, 1, workers, cpu, steps_per_round)  # imports, Ray's worker pool
+    _search(population, 1, workers, cpu, steps_per_round, **options)  # imports, Ray's pool
     for _ in range(repeats):
-        short, short_cpu, _ = _search(population, rounds, workers, cpu, steps_per_round)
+        short, short_cpu, _ = _search(population, rounds, workers, cpu, steps_per_round,
+                                      **options)
         long, long_cpu, inside = _search(population, rounds + extra, workers, cpu,
-                                         steps_per_round)
+                                         steps_per_round, **options)
         alone, alone_cpu = engine_alone(population, workers, rounds, extra,
                                         steps_per_round)
         out["extra_s"].append(long - short)
@@ -373,6 +376,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--workers", type=int, nargs="+", help="share: worker counts (0 = "
                     "in-process); default 0 1 2 8 (0 2 with --quick)")
+    ap.add_argument("--checkpoint-every", type=int, help="share: the searches' "
+                    "checkpoint_every (default: the config's)")
     ap.add_argument("--out", default=os.path.join(HERE, "results", "coordinator.md"))
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -431,8 +436,10 @@ def main() -> None:
                 from paretoray.distributed.runner import connect
 
                 ray_started = connect()
+            options = ({} if args.checkpoint_every is None
+                       else {"checkpoint_every": args.checkpoint_every})
             r = outside_share(args.population, workers, rounds=2, extra=args.extra,
-                              steps_per_round=50, repeats=args.repeats)
+                              steps_per_round=50, repeats=args.repeats, **options)
             lines.append(f"| {workers or 'in-process'} | {_median_range(r['inside'], 100)}% | "
                          f"{_median_range(r['outside'], 100)}% | "
                          f"{_median_range(r['outside_cpu'], 100)}% | "
