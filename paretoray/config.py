@@ -311,7 +311,10 @@ class SearchConfig(_Frozen):
             objectives' ``directions``: below every point that counts for an objective to
             maximize), or None to use the problem's. Its length is checked against the
             problem later.
-        checkpoint_every: Tune checkpoint period, in rounds, >= 1.
+        checkpoint_every: Tune checkpoint period, in rounds, >= 1. A worker that Ray
+            restarts replays at most this many rounds of its shard (the manifest answers the
+            replayed offers without writing them again); each checkpoint costs the Tune
+            driver a result and a copy of the shard's engine state.
         device: ``"auto"`` (CUDA when the worker sees one), ``"cpu"`` or ``"cuda"``.
         progress: Print the progress table.
         objective_names: A name per objective for tables, plots, ``to_pandas()`` columns
@@ -341,7 +344,7 @@ class SearchConfig(_Frozen):
     seed: Annotated[ExactInt, Field(ge=0)] = 0
     run_dir: Text | None = None
     ref_point: Annotated[list[Number], Field(min_length=1)] | None = None
-    checkpoint_every: Annotated[ExactInt, Field(ge=1)] = 2
+    checkpoint_every: Annotated[ExactInt, Field(ge=1)] = 8
     device: Annotated[Literal["auto", "cpu", "cuda"], BeforeValidator(_lower)] = "auto"
     progress: Annotated[bool, Strict()] = True
     directions: Annotated[list[Direction], Field(min_length=1)] | None = None

@@ -55,7 +55,7 @@ def test_defaults_and_rounds(base):
     assert (cfg.adapter, cfg.lr, cfg.optimizer, cfg.seed) == ("adaptive", 1e-2, "adam", 0)
     assert cfg.resources == {"cpu": 1, "gpu": 0}
     assert (cfg.device, cfg.progress, cfg.checkpoint_every, cfg.max_failures) == ("auto", True,
-                                                                                 2, 2)
+                                                                                 8, 2)
     assert cfg.run_dir is cfg.address is cfg.ref_point is cfg.directions is None
     assert cfg.rounds == 10
     assert cfg.replace(steps=101).rounds == 3  # ceil(101 / 50)
