@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from _torchjd import MS, assert_close_rel, directions, jacobians, reference, torchjd_aggregation
 
 from paretoray import algorithms
@@ -22,13 +21,3 @@ def test_matches_torchjd_dualproj(m, seed):
 
 def test_registry():
     assert isinstance(algorithms.get("dualproj"), DualProj)
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("m", [2, 3, 5])
-def test_batched_equals_per_member_loop(dtype, m):
-    from _checks import assert_batched_matches_loop, random_inputs
-
-    values, prefs, gram = random_inputs(12, m, dtype=dtype, seed=m)
-    atol = 1e-4 if dtype == torch.float32 else 1e-9
-    assert_batched_matches_loop(DualProj(), values.abs() + 0.1, prefs, gram, atol=atol)

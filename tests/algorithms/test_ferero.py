@@ -128,13 +128,3 @@ def test_registry_and_errors():
         FERERO(constraints=[[1.0, -1.0]], bounds=[0.0, 1.0])
     with pytest.raises(ConfigError, match="c_h"):
         FERERO(c_h=0)
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("m", [2, 3, 5])
-def test_batched_equals_per_member_loop(dtype, m):
-    from _checks import assert_batched_matches_loop, random_inputs
-
-    values, prefs, gram = random_inputs(12, m, dtype=dtype, seed=m)
-    atol = 1e-4 if dtype == torch.float32 else 1e-9
-    assert_batched_matches_loop(FERERO(), values.abs() + 0.1, prefs, gram, atol=atol)

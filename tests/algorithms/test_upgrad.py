@@ -54,13 +54,3 @@ def test_registry_and_errors():
         UPGrad(iters=0)
     with pytest.raises(ShapeError, match="Gram"):
         UPGrad()(torch.ones(2, 3), torch.full((2, 3), 1 / 3))
-
-
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
-@pytest.mark.parametrize("m", [2, 3, 5])
-def test_batched_equals_per_member_loop(dtype, m):
-    from _checks import assert_batched_matches_loop, random_inputs
-
-    values, prefs, gram = random_inputs(12, m, dtype=dtype, seed=m)
-    atol = 1e-4 if dtype == torch.float32 else 1e-9
-    assert_batched_matches_loop(UPGrad(), values.abs() + 0.1, prefs, gram, atol=atol)
