@@ -192,14 +192,14 @@ def test_killed_writer_leaves_every_committed_model_loadable(tmp_path) -> None:
     import warnings
     from pathlib import Path
 
-    writer = Path(__file__).with_name("_net_writer.py")
+    writer = Path(__file__).with_name("_writer.py")
     repo = Path(__file__).resolve().parents[2]
     run = tmp_path / "run"
     Store.create(run, n_obj=2, meta={"metric_names": ["acc"]}).close()
     env = {**os.environ, "PYTHONPATH": f"{repo}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     rnd = random.Random(7)
     for attempt in range(3):
-        proc = subprocess.Popen([sys.executable, str(writer), str(run), str(attempt)],
+        proc = subprocess.Popen([sys.executable, str(writer), str(run), str(attempt), "--network"],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env=env)
         assert proc.stdout.readline().strip() == "ready", proc.stderr.read()
