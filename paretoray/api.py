@@ -109,10 +109,7 @@ def search(
     problem_f = _factory("problem", cfg.problem, cfg.problem_options, problem_obj)
     prob = problem_f.build()
     _probe(prob)
-    sign = _directions(cfg, prob)
-    if sign is not None:  # the engine minimizes: objectives to maximize are negated inside
-        problem_f = dataclasses.replace(problem_f, sign=sign)
-        prob = problem_f.build()
+    problem_f, prob, sign = _minimized(cfg, problem_f, prob)
     ref = _ref_point(cfg, prob, sign)
     algorithm_f = _factory("algorithm", cfg.algorithm, _algorithm_options(cfg, ref), algo_obj)
     algo = algorithm_f.build()
@@ -195,11 +192,7 @@ def resume(
             )
     problem_obj = _problem_object(problem)
     problem_f = _factory("problem", cfg.problem, cfg.problem_options, problem_obj)
-    prob = problem_f.build()
-    sign = _directions(cfg, prob)
-    if sign is not None:
-        problem_f = dataclasses.replace(problem_f, sign=sign)
-        prob = problem_f.build()
+    problem_f, prob, sign = _minimized(cfg, problem_f, problem_f.build())
     ref = meta.get("ref_point")
     ref = None if ref is None else tuple(_flip(ref, sign))
     algorithm_f = _factory("algorithm", cfg.algorithm, _algorithm_options(cfg, ref), algorithm)
@@ -354,16 +347,8 @@ def _ref_point(cfg: SearchConfig, prob: Problem,
     ``cfg.ref_point`` is in the user's directions (for an objective to maximize, a value
     below every point that should count); ``prob`` is already the minimized problem.
     """
-    given = cfg.ref_point
-    if given is not None:
-        given = [float(r) for r in (given.tolist() if hasattr(given, "tolist") else given)]
-        if len(given) != prob.n_obj:
-            raise ConfigError(
-                f"ref_point={given!r} has {len(given)} entries; {prob!r} has {prob.n_obj} "
-                "objectives: give one reference value per objective."
-            )
-        return tuple(_flip(given, sign))
-    ref = prob.ref_point
+    given = cfg.ref_point is not None
+    ref = cfg.ref_point if given else prob.ref_point
     if ref is None and isinstance(prob, Problem):
         ref = _sampled_ref_point(prob, seed=int(cfg.seed))
     if ref is None:
@@ -374,7 +359,7 @@ def _ref_point(cfg: SearchConfig, prob: Problem,
             f"ref_point={ref!r} has {len(ref)} entries; {prob!r} has {prob.n_obj} "
             "objectives: give one reference value per objective."
         )
-    return tuple(ref)
+    return tuple(_flip(ref, sign) if given else ref)
 
 
 def _flip(values: Sequence[float], sign: tuple[float, ...] | None) -> list[float]:
@@ -513,21 +498,31 @@ def _object_name(obj: Any) -> str:
     return f"{CUSTOM_PREFIX}{getattr(obj, 'name', '') or type(obj).__name__}"
 
 
-def _directions(cfg: SearchConfig, prob: Any) -> tuple[float, ...] | None:
-    """The sign per objective for ``cfg.directions`` (None when all are minimized)."""
+def _minimized(cfg: SearchConfig, problem_f: Any, prob: Any
+               ) -> tuple[Any, Any, tuple[float, ...] | None]:
+    """The factory and problem the engine minimizes, and the sign per objective.
+
+    With an objective to maximize in ``cfg.directions`` the factory carries the signs and
+    builds the problem wrapped in :class:`~paretoray.problems.directions.Minimized` (which
+    refuses network problems); otherwise both come back unchanged with ``sign`` None.
+    """
     directions = getattr(cfg, "directions", None)
     if directions is None:
-        return None
+        return problem_f, prob, None
     if len(directions) != prob.n_obj:
         raise ConfigError(
             f"directions={list(directions)!r} has {len(directions)} entries; {prob!r} has "
             f"{prob.n_obj} objectives: give one 'minimize' or 'maximize' per objective."
         )
-    from paretoray.problems.directions import signs
+    from paretoray.archive.schema import objective_signs
 
-    sign = signs(directions, prob.n_obj)
-    if sign is not None and not isinstance(prob, Problem):
+    try:
+        sign = tuple(float(s) for s in objective_signs(directions, prob.n_obj))
+    except ValueError:
         raise ConfigError(
-            f"directions={list(directions)!r}: 'maximize' needs a vector problem; {prob!r} is "
-            "a network problem, whose losses are minimized (give a loss, e.g. 1 - accuracy).")
-    return sign
+            f"directions={list(directions)!r} is not allowed: give {prob.n_obj} entries, each "
+            "'minimize' or 'maximize' (one per objective).") from None
+    if all(s > 0 for s in sign):
+        return problem_f, prob, None
+    problem_f = dataclasses.replace(problem_f, sign=sign)
+    return problem_f, problem_f.build(), sign

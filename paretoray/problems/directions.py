@@ -98,21 +98,3 @@ class Minimized(Problem):
     def __repr__(self) -> str:
         words = ", ".join("max" if s < 0 else "min" for s in self.sign)
         return f"Minimized({self.problem!r}, [{words}])"
-
-
-def signs(directions: Sequence[str] | None, n_obj: int) -> tuple[float, ...] | None:
-    """The sign per objective for ``directions`` (None when every objective is minimized).
-
-    Raises:
-        ConfigError: ``directions`` does not hold ``n_obj`` of ``"minimize"``/``"maximize"``.
-    """
-    if directions is None:
-        return None
-    words = [str(d) for d in directions]
-    if len(words) != n_obj or any(w not in ("minimize", "maximize") for w in words):
-        raise ConfigError(
-            f"directions={list(directions)!r} is not allowed: give {n_obj} entries, each "
-            "'minimize' or 'maximize' (one per objective).")
-    if all(w == "minimize" for w in words):
-        return None
-    return tuple(-1.0 if w == "maximize" else 1.0 for w in words)
