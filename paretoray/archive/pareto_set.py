@@ -618,10 +618,8 @@ class ParetoSet:
         points = read_points(self.run_dir)
         # feasible points only, minimized (infeasible ones are archived, never in a front)
         feasible, candidates = front_candidates(points, self.n_obj, self._sign)
-        obj = np.full((points.num_rows, self.n_obj), np.nan)
+        obj = np.full((points.num_rows, self.n_obj), np.nan)  # NaN: an infeasible row
         obj[feasible] = candidates
-        usable = np.zeros(points.num_rows, bool)
-        usable[feasible] = True
         ref_arr = ref_arr * self._sign
         truth = None if truth is None else truth * self._sign
         rounds = np.asarray(points["round"].to_numpy(), dtype=np.int64)
@@ -635,7 +633,8 @@ class ParetoSet:
         rows = []
         for j, rnd in enumerate(values.tolist()):
             here = order[bounds[j]:bounds[j + 1]]
-            new = obj[here[usable[here]]]
+            new = obj[here]
+            new = new[~np.isnan(new[:, 0])]  # archived objectives are finite
             keep_front, keep_new = merge_nondominated(front, new)
             front = np.concatenate([front[keep_front], new[keep_new]])
             rows.append({
