@@ -46,6 +46,7 @@ from paretoray import algorithms as _algorithms
 from paretoray import problems as _problems
 from paretoray.algorithms.base import Weighting
 from paretoray.algorithms.minnorm import tangent_jacobian
+from paretoray.constraints import steer
 from paretoray.errors import ConfigError, ShapeError, UnknownNameError
 from paretoray.problems.base import Problem
 
@@ -360,8 +361,6 @@ class Engine:
             if problem.n_ieq_constr:
                 # g(x) <= 0: restore infeasible members, keep feasible ones off the active
                 # constraints (paretoray.constraints)
-                from paretoray.constraints import steer
-
                 direction = steer(problem, x, direction)
         if finite_f is None and not sync_free and math.isfinite(direction.sum()):
             bad = None
