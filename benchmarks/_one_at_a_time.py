@@ -68,6 +68,9 @@ EPO_LOG_CLIP = 1e-3
 TCH_FLOOR = 1e-6
 STCH_MU = 0.1
 PMTL_ACTIVE_EPS = 0.3
+#: paretoray's ``pmtl.GRAD_FLOOR``: a gradient shorter than this fraction of the longest
+#: counts as zero in the normalized QP.
+PMTL_GRAD_FLOOR = 1e-8
 HV_MARGIN = 0.5
 
 
@@ -156,6 +159,14 @@ def pmtl_neighbours(units: np.ndarray) -> list[np.ndarray]:
     return out
 
 
+def unit_gram(G: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``G_ij / (s_i s_j)`` for ``s_i = ||v_i||``; a vector shorter than
+    ``PMTL_GRAD_FLOOR`` times the longest counts as zero (``s_i = inf``)."""
+    norms = np.sqrt(np.maximum(np.diag(G), 0.0))
+    scale = np.where(norms <= PMTL_GRAD_FLOOR * norms.max(), np.inf, norms)
+    return G / np.outer(scale, scale), scale
+
+
 def pmtl_weights(F: np.ndarray, G: np.ndarray, k: int, units: np.ndarray,
                  nbrs: list[np.ndarray]) -> np.ndarray:
     """Pareto MTL's direction for member ``k`` (ALGORITHMS.md section 6), one SLSQP call."""
@@ -166,17 +177,14 @@ def pmtl_weights(F: np.ndarray, G: np.ndarray, k: int, units: np.ndarray,
     width = 1.0 - units[nb] @ u_k
     keep = np.argsort(-(g / width), kind="stable")[: m - 1]  # the m-1 nearest their bisector
     W, g, width = W[keep], g[keep], width[keep]
-    scale = np.sqrt(np.maximum(np.diag(G), 0.0))
-    scale[scale == 0] = 1.0
-    Gn = G / np.outer(scale, scale)  # unit objective gradients
+    Gn, scale = unit_gram(G)  # unit objective gradients
     violated = g > 0
     # feasibility phase: min-norm over the violated constraint gradients only
     sector = np.vstack([np.eye(m), W[g >= -PMTL_ACTIVE_EPS * width]])
     V = W[violated] if violated.any() else sector
     Q = V @ Gn @ V.T
-    nq = np.sqrt(np.maximum(np.diag(Q), 0.0))
-    nq[nq == 0] = 1.0
-    coef = min_norm_slsqp(Q / np.outer(nq, nq)) / nq  # every QP vector at unit length
+    Qn, nq = unit_gram(Q)
+    coef = min_norm_slsqp(Qn) / nq  # every QP vector at unit length
     return (V.T @ coef) / scale
 
 

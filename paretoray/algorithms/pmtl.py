@@ -21,6 +21,8 @@ Gram is ``V G V^T`` and, for the min-norm weights ``(lam, beta)``, the step weig
   decides the direction; the returned weights act on the raw gradients
   (``alpha_i / ||grad f_i||``). Each objective still does not increase to first order
   (``<grad f_i, d> = ||grad f_i|| <g_i, d> <= 0``); ``normalize=False`` gives the raw QP.
+  A gradient shorter than ``GRAD_FLOOR = 1e-8`` times the member's longest counts as zero
+  (it would be rounding noise at unit length); so does such a QP vector.
 * Feasibility phase (Eq. 12-14, the initial-solution search): a member with some violated
   constraint, ``max_j G_j > 0``, takes the min-norm point of the violated
   ``sum_i w_ji g_i`` only, ``alpha = W_viol^T beta``: every violated ``G_j`` decreases.
@@ -148,6 +150,29 @@ def neighbours(prefs: Tensor, directions: Tensor, k: int | None = None) -> Tenso
     return torch.where(torch.isfinite(val), idx, -1)
 
 
+#: A gradient (or QP vector) shorter than this fraction of the member's longest counts
+#: as zero when the QP is normalized (see :func:`_scales`).
+GRAD_FLOOR = 1e-8
+
+
+def _scales(norms: Tensor) -> Tensor:
+    """What each objective gradient or QP vector is divided by (`p x n` norms in and out).
+
+    Its length, or ``inf`` -- it counts as zero, and so does its weight -- when it is
+    shorter than :data:`GRAD_FLOOR` times the member's longest. Blown up to unit length,
+    a vanished gradient (DTLZ2's members on the front's edge have one ~1e-16 long) is
+    rounding noise, and its weight ``alpha_i / ||grad f_i||`` ~1e16 made members' paths
+    depend on the order of floating-point operations.
+    """
+    vanished = norms <= GRAD_FLOOR * norms.amax(-1, keepdim=True)
+    return torch.where(vanished, torch.inf, norms)
+
+
+def _scales_host(norms: np.ndarray) -> np.ndarray:
+    """:func:`_scales` in numpy (`... x n`)."""
+    return np.where(norms <= GRAD_FLOOR * norms.max(-1, keepdims=True), np.inf, norms)
+
+
 def _unit(v: Tensor) -> Tensor:
     return v / v.norm(dim=-1, keepdim=True).clamp_min(torch.finfo(v.dtype).tiny)
 
@@ -265,8 +290,7 @@ class PMTL(Weighting):
         infeasible = violated.any(-1)  # p
         active = valid & (g >= -self.active_eps * width)
         if self.normalize:
-            scale = G.diagonal(dim1=1, dim2=2).sqrt()  # p m: ||grad f_i||
-            scale = torch.where(scale > 0, scale, 1.0)
+            scale = _scales(G.diagonal(dim1=1, dim2=2).clamp_min(0).sqrt())  # p m
             G = G / (scale[:, :, None] * scale[:, None, :])
         # One min-norm call for both phases: coordinates = [e_1..e_m, w_1..w_s].
         Vmat = torch.cat([torch.eye(m, dtype=dt, device=F.device).expand(p, m, m), W], dim=1)
@@ -275,8 +299,7 @@ class PMTL(Weighting):
         mask_con = torch.where(infeasible[:, None], violated, active)
         mask = torch.cat([mask_obj, mask_con], dim=1)
         if self.normalize:  # every vector of the QP at unit length (see the module doc)
-            nq = Q.diagonal(dim1=1, dim2=2).clamp_min(0).sqrt()
-            nq = torch.where(nq > 0, nq, 1.0)
+            nq = _scales(Q.diagonal(dim1=1, dim2=2).clamp_min(0).sqrt())
             coef = min_norm(Q / (nq[:, :, None] * nq[:, None, :]), mask, max_support=m + 1) / nq
         else:
             coef = min_norm(Q, mask, max_support=m + 1)
@@ -326,16 +349,14 @@ class PMTL(Weighting):
             return self._weights_host_2(G, W[:, 0], infeasible, violated[:, 0], active[:, 0],
                                         values)
         if self.normalize:
-            scale = np.sqrt(np.maximum(np.einsum("pii->pi", G), 0.0))
-            scale = np.where(scale > 0, scale, 1.0)
+            scale = _scales_host(np.sqrt(np.maximum(np.einsum("pii->pi", G), 0.0)))
             G = G / (scale[:, :, None] * scale[:, None, :])
         V = np.concatenate([np.broadcast_to(np.eye(m), (p, m, m)), W], 1)  # p (m+q) m
         Q = V @ G @ V.transpose(0, 2, 1)
         mask = np.concatenate([np.repeat(~infeasible[:, None], m, 1),
                                np.where(infeasible[:, None], violated, active)], 1)
         if self.normalize:  # every vector of the QP at unit length
-            nq = np.sqrt(np.maximum(np.einsum("pii->pi", Q), 0.0))
-            nq = np.where(nq > 0, nq, 1.0)
+            nq = _scales_host(np.sqrt(np.maximum(np.einsum("pii->pi", Q), 0.0)))
             Q = Q / (nq[:, :, None] * nq[:, None, :])
         n = Q.shape[1]
         coef = min_norm_host(Q, mask, m + 1) if m + 1 <= 4 and n <= 6 else None
@@ -358,8 +379,7 @@ class PMTL(Weighting):
 
         g00, g01, g11 = G[:, 0, 0], 0.5 * (G[:, 0, 1] + G[:, 1, 0]), G[:, 1, 1]
         if self.normalize:
-            s0, s1 = np.sqrt(np.maximum(g00, 0.0)), np.sqrt(np.maximum(g11, 0.0))
-            s0, s1 = np.where(s0 > 0, s0, 1.0), np.where(s1 > 0, s1, 1.0)
+            s0, s1 = _scales_host(np.sqrt(np.maximum(np.array([g00, g11]).T, 0.0))).T
             g00, g01, g11 = g00 / (s0 * s0), g01 / (s0 * s1), g11 / (s1 * s1)
         w1, w2 = w[:, 0], w[:, 1]
         q02, q12 = w1 * g00 + w2 * g01, w1 * g01 + w2 * g11
@@ -367,8 +387,7 @@ class PMTL(Weighting):
         feasible = ~infeasible
         mask = np.array([feasible, feasible, np.where(infeasible, violated, active)]).T
         if self.normalize:  # every vector of the QP at unit length
-            n0, n1, n2 = (np.sqrt(np.maximum(v, 0.0)) for v in (g00, g11, q22))
-            n0, n1, n2 = (np.where(v > 0, v, 1.0) for v in (n0, n1, n2))
+            n0, n1, n2 = _scales_host(np.sqrt(np.maximum(np.array([g00, g11, q22]).T, 0.0))).T
             coef = min_norm_3_entries(g00 / (n0 * n0), g01 / (n0 * n1), q02 / (n0 * n2),
                                       g11 / (n1 * n1), q12 / (n1 * n2), q22 / (n2 * n2), mask)
             if coef is None:

@@ -136,6 +136,32 @@ def _inputs(p: int, m: int, seed: int):
 
 
 @pytest.mark.parametrize("m", [2, 3])
+@pytest.mark.parametrize("program", ["host", "torch"])
+def test_a_vanished_gradient_acts_as_a_zero_one(m, program):
+    """An objective gradient ~1e-17 of the others (DTLZ2's members on the front's edge)
+    must steer like an exactly zero one, not be blown up to unit length -- rounding noise
+    and all -- with weights ~1e17 (which made PMTL's paths depend on the order of
+    floating-point operations). Truth: the same member with that gradient set to 0."""
+    rng = np.random.default_rng(3)
+    p, n = 16, 6
+    prefs = torch.as_tensor(rng.uniform(0.05, 1.0, (p, m)))
+    values = prefs * torch.as_tensor(rng.uniform(0.5, 1.5, (p, 1)))  # feasible, near rays
+    J = torch.as_tensor(rng.standard_normal((p, m, n)))
+    J_tiny, J_zero = J.clone(), J.clone()
+    J_tiny[:, 0] *= 1e-17 / J[:, 0].norm(dim=-1, keepdim=True)
+    J_zero[:, 0] = 0.0
+    direction = {}
+    for name, Jac in (("tiny", J_tiny), ("zero", J_zero)):
+        pmtl = PMTL()
+        if program == "torch":
+            pmtl._weights_host = lambda *args: None
+        alpha = pmtl(values, prefs, gram=Jac @ Jac.transpose(1, 2))
+        assert bool(torch.isfinite(alpha).all()) and float(alpha.abs().max()) < 1e9
+        direction[name] = torch.einsum("pm,pmn->pn", alpha, Jac)
+    torch.testing.assert_close(direction["tiny"], direction["zero"], rtol=0, atol=1e-7)
+
+
+@pytest.mark.parametrize("m", [2, 3])
 def test_batched_matches_per_member_loop_with_the_same_directions(m):
     values, prefs, gram = _inputs(24, m, seed=m)
     pmtl = PMTL()
