@@ -212,6 +212,10 @@ def _check_front(front: Any, m: int) -> np.ndarray:
     return Z
 
 
+#: Above this many (point, reference point) pairs :func:`igd` searches a k-d tree.
+_IGD_BRUTE_PAIRS = 200_000
+
+
 def igd(F: Any, /, front: Any) -> float:
     """Inverted generational distance [Coello2004]_: mean distance from each point of
     ``front`` to its nearest point of ``F`` (Euclidean; lower is better).
@@ -227,6 +231,13 @@ def igd(F: Any, /, front: Any) -> float:
     Z = _check_front(front, P.shape[1])
     if P.shape[0] == 0:
         return math.inf
+    if P.shape[0] * Z.shape[0] > _IGD_BRUTE_PAIRS:
+        # the same exact nearest distances from a k-d tree: O((k + r) log k) instead of
+        # O(k r) (the coordinator reports IGD every round: 2 x 10^3 reference points
+        # against a 4 x 10^3-point front cost 16-37 ms a round brute force, ~2 ms so)
+        from scipy.spatial import cKDTree
+
+        return float(cKDTree(P).query(Z, k=1)[0].mean())
     import moocore
 
     return float(moocore.igd(P, ref=Z))

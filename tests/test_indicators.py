@@ -179,6 +179,19 @@ def test_igd_and_igd_plus_match_pymoo(dtype, m):
     assert igd_plus(torch.as_tensor(F), front) == pytest.approx(IGDPlus(front)(F64), rel=1e-12)
 
 
+@pytest.mark.parametrize("m", [2, 3])
+def test_igd_of_large_sets_matches_pymoo(m):
+    """Past ~2 x 10^5 pairs igd searches a k-d tree: the same exact distances."""
+    from pymoo.indicators.igd import IGD
+
+    rng = np.random.default_rng(5)
+    F = rng.random((900, m))
+    front = rng.random((1200, m))
+    front /= front.sum(1, keepdims=True)
+    F[:5] = front[:5]  # some reference points met exactly (distance 0)
+    assert igd(F, front) == pytest.approx(IGD(front)(F), rel=1e-12)
+
+
 def test_igd_definitions_by_hand():
     front = np.array([[0.0, 1.0], [1.0, 0.0]])
     assert igd(front, front) == 0.0
