@@ -144,6 +144,46 @@ def test_front_equals_brute_force_over_many_appends(tmp_path: Path) -> None:
             assert pid == first
 
 
+@pytest.mark.parametrize("reads", ["every append", "now and then", "never"])
+def test_front_rows_are_the_segments_rows_however_often_it_is_read(
+        tmp_path: Path, reads: str) -> None:
+    """The front table is taken from the committed tables only when it is read: its rows
+    (ids, objectives, x) are those of the segments as pyarrow reads them, whether it is
+    read after every append, now and then, or only once past ``_LazyFront.MAX_PARTS``
+    unread appends."""
+    rng = np.random.default_rng(7)
+    run = tmp_path / "run"
+    with Store.create(run, n_obj=2, n_var=3, compact_every=1000) as store:
+        for i in range(80):
+            k = int(rng.integers(1, 12))
+            F = rng.integers(0, 8, size=(k, 2)).astype(float)
+            store.append_many([{"objectives": F[: k // 2 + 1], "preference": [0.5, 0.5],
+                                "x": rng.random((k // 2 + 1, 3)), "round": i, "shard": 0,
+                                "member": 0, "algorithm": "epo", "step": i},
+                               {"objectives": F[k // 2 + 1:], "preference": [0.5, 0.5],
+                                "x": rng.random((k - k // 2 - 1, 3)), "round": i, "shard": 1,
+                                "member": 1, "algorithm": "epo", "step": i}])
+            if reads == "every append" or (reads == "now and then" and rng.random() < 0.2):
+                _assert_front_is_segments_front(store, run)
+        _assert_front_is_segments_front(store, run)
+
+
+def _assert_front_is_segments_front(store: Store, run: Path) -> None:
+    table = ds.dataset([str(p) for p in segment_paths(run)], format="ipc").to_table()
+    F = np.array(table.column("objectives").to_pylist())
+    ids = table.column("point_id").to_numpy()
+    X = np.array(table.column("x").to_pylist())
+    want_objs = brute_force_front(F)
+    # among repeats the earliest point (smallest id) is the one kept
+    want = sorted(int(ids[np.flatnonzero((np.array(o) == F).all(1))].min()) for o in want_objs)
+    front = store.front()
+    got = front.point_ids
+    assert sorted(got.tolist()) == want
+    row = {int(pid): j for j, pid in enumerate(ids)}
+    np.testing.assert_array_equal(front.objectives, F[[row[int(p)] for p in got]])
+    np.testing.assert_array_equal(front.x, X[[row[int(p)] for p in got]])
+
+
 def test_compaction_every_n_and_fresh_after_close(tmp_path: Path) -> None:
     run = tmp_path / "run"
     rng = np.random.default_rng(2)
