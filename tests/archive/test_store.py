@@ -147,10 +147,9 @@ def test_front_equals_brute_force_over_many_appends(tmp_path: Path) -> None:
 @pytest.mark.parametrize("reads", ["every append", "now and then", "never"])
 def test_front_rows_are_the_segments_rows_however_often_it_is_read(
         tmp_path: Path, reads: str) -> None:
-    """The front table is taken from the committed tables only when it is read: its rows
-    (ids, objectives, x) are those of the segments as pyarrow reads them, whether it is
-    read after every append, now and then, or only once past ``_LazyFront.MAX_PARTS``
-    unread appends."""
+    """The front's rows (ids, objectives, x) are those of the segments as pyarrow reads
+    them, whether it is read after every group commit, now and then, or once at the end
+    of 80 of them."""
     rng = np.random.default_rng(7)
     run = tmp_path / "run"
     with Store.create(run, n_obj=2, n_var=3, compact_every=1000) as store:
