@@ -230,7 +230,7 @@ class Store:
     _finalizer: weakref.finalize
     _schema: pa.Schema
     _manifest: Manifest
-    _front: pa.Table
+    _front_rows: _LazyFront
     _front_obj: np.ndarray
     _excluded: tuple[str, ...]
     _committed: dict[tuple[int, int], SegmentEntry]
@@ -475,13 +475,13 @@ class Store:
             if key is not None:
                 self._committed.setdefault(key, entry)
         if result is None:
-            self._front = self._schema.empty_table()
+            self._front_rows = _LazyFront([self._schema.empty_table()])
             self._front_obj = np.empty((0, meta["n_obj"]))
             self._excluded = ()
             if not hasattr(self, "report"):
                 self.report = VerifyReport(str(self.run_dir), True, [], 0)
         else:
-            self._front, self._front_obj = result.front, result.front_obj
+            self._front_rows, self._front_obj = _LazyFront([result.front]), result.front_obj
             self._excluded = tuple(s.name for s in manifest.segments if s.name in result.problems)
 
     # ------------------------------------------------------------------ properties
@@ -540,7 +540,7 @@ class Store:
 
     def front(self) -> ParetoSet:
         """The current nondominated set (in memory, includes every committed append)."""
-        return ParetoSet(self._front, meta=self.meta, run_dir=str(self.run_dir))
+        return ParetoSet(self._front_rows.table(), meta=self.meta, run_dir=str(self.run_dir))
 
     # ------------------------------------------------------------------ writing
     def _check_open(self) -> None:
@@ -707,7 +707,7 @@ class Store:
         rows = int(finite.sum())
         rejected = k - rows
         if rows == 0 and key is None:
-            return AppendResult(None, 0, rejected, 0, self._front.num_rows)
+            return AppendResult(None, 0, rejected, 0, len(self._front_obj))
         keep = np.flatnonzero(finite)
         ids = np.zeros(rows, dtype=np.int64)  # assigned by _write
         stamp = (time or _now()).astimezone(UTC)
@@ -783,7 +783,7 @@ class Store:
     def _earlier(self, entry: SegmentEntry) -> AppendResult:
         """The result of the append that committed ``entry``, marked as a duplicate."""
         ids = np.arange(entry.first_point_id, entry.last_point_id + 1, dtype=np.int64)
-        front_size = self._front.num_rows if entry.front_size is None else entry.front_size
+        front_size = len(self._front_obj) if entry.front_size is None else entry.front_size
         return AppendResult(entry.name, entry.rows, entry.rejected, entry.accepted or 0,
                             front_size, ids, duplicate=True)
 
@@ -811,10 +811,10 @@ class Store:
         fault_point("after_segments")
         # The group's points are merged one append after the other (each append's
         # accepted count and front size are what a lone append would report), on numpy
-        # only; the front table is rebuilt once for the group, by one take.
+        # only; the front table is taken from its tables when it is next read.
         front_obj = self._front_obj
-        source = np.arange(self._front.num_rows)  # rows of [front, *tables] in the front
-        offset = self._front.num_rows
+        parts, source = self._front_rows.parts, self._front_rows.source()
+        offset = sum(t.num_rows for t in parts)  # source: rows of [*parts, *tables]
         entries, results = [], []
         for p, table, ids, name, data in jobs:
             rows = table.num_rows
@@ -843,10 +843,7 @@ class Store:
                 front_size=len(front_obj),
             ))
             results.append(AppendResult(name, rows, p.rejected, accepted, len(front_obj), ids))
-        front = self._front
-        if len(source) != front.num_rows or not np.array_equal(source, np.arange(len(source))):
-            front = pa.concat_tables([self._front, *(job[1] for job in jobs)]).take(
-                pa.array(source))
+        front = _LazyFront([*parts, *(job[1] for job in jobs)], source)
         manifest = dataclasses.replace(self._manifest, next_point_id=first_id,
                                        segments=[*self._manifest.segments, *entries])
         self._appends_since_compaction += len(entries)
@@ -872,14 +869,13 @@ class Store:
         return self._number
 
     def _commit(
-        self, manifest: Manifest, front: pa.Table, front_obj: np.ndarray, *, compact: bool,
-        new: Sequence[SegmentEntry] = (),
+        self, manifest: Manifest, front_rows: _LazyFront, front_obj: np.ndarray, *,
+        compact: bool, new: Sequence[SegmentEntry] = (),
     ) -> None:
         """Commit ``new`` entries: by the journal, or, when compaction is due, by writing
         front.arrow and replacing the manifest (which empties the journal); memory last."""
-        if len(front.column("point_id").chunks) > 8:
-            front = front.combine_chunks()
         if compact:
+            front = front_rows.table()
             data = _serialize(front)
             # A cache checked against the manifest's sha256: atomic, but not fsynced (after a
             # power cut a damaged front.arrow is simply rebuilt from the segments).
@@ -899,7 +895,7 @@ class Store:
             self._journal(new, manifest.next_point_id)
         if compact and (self.run_dir / CHECKPOINT_DIR).is_dir():  # networks: the manifest
             collect_garbage(self.run_dir, front.column("params_ref").to_pylist())  # is out
-        self._manifest, self._front, self._front_obj = manifest, front, front_obj
+        self._manifest, self._front_rows, self._front_obj = manifest, front_rows, front_obj
         if compact:
             self._appends_since_compaction = 0
 
@@ -931,7 +927,7 @@ class Store:
 
     def _write_front_and_manifest(self) -> None:
         manifest = dataclasses.replace(self._manifest, segments=list(self._manifest.segments))
-        self._commit(manifest, self._front, self._front_obj, compact=True)
+        self._commit(manifest, self._front_rows, self._front_obj, compact=True)
 
     def compact(self) -> None:
         """Rewrite ``front.arrow`` now if it does not cover every committed append."""
@@ -1026,7 +1022,7 @@ class Store:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return (f"Store({str(self.run_dir)!r}, m={self.n_obj}, d={self.n_var}, "
-                f"segments={len(self._manifest.segments)}, front={self._front.num_rows}, {state})")
+                f"segments={len(self._manifest.segments)}, front={len(self._front_obj)}, {state})")
 
 
 def _single_key(shard: Any, round: Any) -> tuple[int, int] | None:
@@ -1059,6 +1055,48 @@ def _quarantine(path: Path, folder: Path) -> str:
         target = folder / f"{path.stem}~{n}{path.suffix}"
     os.replace(path, target)
     return str(target)
+
+
+class _LazyFront:
+    """The front table as the tables its rows come from and which rows: taken once, when
+    it is read (:meth:`table`), not at every commit -- a coordinator commits every
+    shard's offer but reads the front about once a round. A take is O(front): an EPO
+    run of 4096 members on ZDT1 holds 20 000 nondominated points after 8 rounds, and
+    its take cost the coordinator 1.5-3.6 ms of CPU a commit, 8 commits a round at 8
+    workers.
+
+    Args:
+        parts: Tables of the point schema.
+        source: Rows of their concatenation that form the front, in order; None: all.
+    """
+
+    #: More parts than this are taken at once (bounds the memory the parts hold).
+    MAX_PARTS = 64
+
+    def __init__(self, parts: Sequence[pa.Table], source: np.ndarray | None = None) -> None:
+        self.parts = list(parts)
+        self._source = source
+        if len(self.parts) > self.MAX_PARTS:
+            self.table()
+
+    def source(self) -> np.ndarray:
+        """The front's rows of the concatenated parts."""
+        if self._source is None:
+            return np.arange(sum(t.num_rows for t in self.parts))
+        return self._source
+
+    def table(self) -> pa.Table:
+        """The front table (taken now if it was not yet)."""
+        if self._source is not None or len(self.parts) != 1:
+            table = pa.concat_tables(self.parts)
+            rows = self._source
+            if rows is not None and not (len(rows) == table.num_rows
+                                         and np.array_equal(rows, np.arange(len(rows)))):
+                table = table.take(pa.array(rows))
+            if len(table.column("point_id").chunks) > 8:
+                table = table.combine_chunks()
+            self.parts, self._source = [table], None
+        return self.parts[0]
 
 
 @dataclass(frozen=True)
