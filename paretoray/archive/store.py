@@ -105,12 +105,13 @@ from paretoray.archive.schema import (
     default_objective_names,
     fixed_list,
     front_candidates,
+    list_to_numpy,
     objective_signs,
     schema_problem,
 )
 from paretoray.errors import ArchiveError, ShapeError
 
-__all__ = ["AppendResult", "Store"]
+__all__ = ["AppendResult", "FrontArrays", "Store"]
 
 #: Keys of run.json that the store owns; ``meta`` and ``update_meta`` may not change them.
 _RESERVED = ("format", "schema_version", "n_obj", "n_var", "created")
@@ -140,6 +141,45 @@ class AppendResult:
     front_size: int
     point_ids: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
     duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class FrontArrays:
+    """The front's columns that a coordinator reads every round, kept as numpy arrays
+    beside the front table, so that reading them takes no table (:meth:`Store.front_arrays`).
+
+    Attributes:
+        minimized: A `n x m`-dim array: the objectives times the run's signs (what the
+            merge and every indicator read).
+        preference: A `n x m`-dim array of the points' preference vectors.
+        point_id: A `n`-dim int64 array.
+        shard: A `n`-dim int64 array.
+    """
+
+    minimized: np.ndarray
+    preference: np.ndarray
+    point_id: np.ndarray
+    shard: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.point_id)
+
+    @classmethod
+    def of(cls, table: pa.Table, n_obj: int, sign: np.ndarray,
+           rows: np.ndarray | None = None) -> FrontArrays:
+        """The arrays of ``table``'s ``rows`` (all by default)."""
+        pick = slice(None) if rows is None else rows
+        return cls(
+            minimized=list_to_numpy(table["objectives"], n_obj)[pick] * sign,
+            preference=list_to_numpy(table["preference"], n_obj)[pick],
+            point_id=np.asarray(table["point_id"].to_numpy(), dtype=np.int64)[pick],
+            shard=np.asarray(table["shard"].to_numpy(), dtype=np.int64)[pick])
+
+    def merged(self, keep: np.ndarray, new: FrontArrays, keep_new: np.ndarray) -> FrontArrays:
+        """``self``'s ``keep`` rows, then ``new``'s ``keep_new`` rows (a merge's result)."""
+        return FrontArrays(*(np.concatenate([a[keep], b[keep_new]]) for a, b in zip(
+            (self.minimized, self.preference, self.point_id, self.shard),
+            (new.minimized, new.preference, new.point_id, new.shard), strict=True)))
 
 
 def _now() -> datetime:
@@ -231,7 +271,7 @@ class Store:
     _schema: pa.Schema
     _manifest: Manifest
     _front_rows: _LazyFront
-    _front_obj: np.ndarray
+    _front_cols: FrontArrays
     _excluded: tuple[str, ...]
     _committed: dict[tuple[int, int], SegmentEntry]
     readmitted: list[str]
@@ -476,12 +516,14 @@ class Store:
                 self._committed.setdefault(key, entry)
         if result is None:
             self._front_rows = _LazyFront([self._schema.empty_table()])
-            self._front_obj = np.empty((0, meta["n_obj"]))
+            self._front_cols = FrontArrays.of(self._schema.empty_table(), meta["n_obj"],
+                                              self._sign)
             self._excluded = ()
             if not hasattr(self, "report"):
                 self.report = VerifyReport(str(self.run_dir), True, [], 0)
         else:
-            self._front_rows, self._front_obj = _LazyFront([result.front]), result.front_obj
+            self._front_rows = _LazyFront([result.front])
+            self._front_cols = FrontArrays.of(result.front, meta["n_obj"], self._sign)
             self._excluded = tuple(s.name for s in manifest.segments if s.name in result.problems)
 
     # ------------------------------------------------------------------ properties
@@ -537,6 +579,11 @@ class Store:
     def closed(self) -> bool:
         """Whether :meth:`close` was called."""
         return self._closed
+
+    def front_arrays(self) -> FrontArrays:
+        """The front's minimized objectives, preferences, ids and shards, without taking
+        its table (O(1): they are kept beside it by every commit)."""
+        return self._front_cols
 
     def front(self) -> ParetoSet:
         """The current nondominated set (in memory, includes every committed append)."""
@@ -707,7 +754,7 @@ class Store:
         rows = int(finite.sum())
         rejected = k - rows
         if rows == 0 and key is None:
-            return AppendResult(None, 0, rejected, 0, len(self._front_obj))
+            return AppendResult(None, 0, rejected, 0, len(self._front_cols))
         keep = np.flatnonzero(finite)
         ids = np.zeros(rows, dtype=np.int64)  # assigned by _write
         stamp = (time or _now()).astimezone(UTC)
@@ -771,7 +818,7 @@ class Store:
             return
         # what _write's merge will keep
         feasible = np.arange(len(obj)) if cv is None else np.flatnonzero(cv <= 0)
-        _, enters = merge_nondominated(self._front_obj, obj[feasible] * self._sign)
+        _, enters = merge_nondominated(self._front_cols.minimized, obj[feasible] * self._sign)
         rows = feasible[enters]
         ids = self._manifest.next_point_id + rows
         written = write_checkpoints(self.run_dir, ids, params, keep[rows])
@@ -783,7 +830,7 @@ class Store:
     def _earlier(self, entry: SegmentEntry) -> AppendResult:
         """The result of the append that committed ``entry``, marked as a duplicate."""
         ids = np.arange(entry.first_point_id, entry.last_point_id + 1, dtype=np.int64)
-        front_size = len(self._front_obj) if entry.front_size is None else entry.front_size
+        front_size = len(self._front_cols) if entry.front_size is None else entry.front_size
         return AppendResult(entry.name, entry.rows, entry.rejected, entry.accepted or 0,
                             front_size, ids, duplicate=True)
 
@@ -812,16 +859,17 @@ class Store:
         # The group's points are merged one append after the other (each append's
         # accepted count and front size are what a lone append would report), on numpy
         # only; the front table is taken from its tables when it is next read.
-        front_obj = self._front_obj
+        cols = self._front_cols
         parts, source = self._front_rows.parts, self._front_rows.source()
         offset = sum(t.num_rows for t in parts)  # source: rows of [*parts, *tables]
         entries, results = [], []
         for p, table, ids, name, data in jobs:
             rows = table.num_rows
             candidates, new_obj = front_candidates(table, self.n_obj, self._sign)
-            keep_front, keep_new = merge_nondominated(front_obj, new_obj)
+            keep_front, keep_new = merge_nondominated(cols.minimized, new_obj)
             accepted = int(keep_new.sum())
-            front_obj = np.concatenate([front_obj[keep_front], new_obj[keep_new]])
+            cols = cols.merged(keep_front, FrontArrays.of(table, self.n_obj, self._sign,
+                                                          candidates), keep_new)
             source = np.concatenate([source[keep_front], offset + candidates[keep_new]])
             offset += rows
             rounds = np.asarray(table["round"].to_numpy(), dtype=np.int64)
@@ -840,9 +888,9 @@ class Store:
                 round=None if p.key is None else p.key[1],
                 rejected=p.rejected,
                 accepted=accepted,
-                front_size=len(front_obj),
+                front_size=len(cols),
             ))
-            results.append(AppendResult(name, rows, p.rejected, accepted, len(front_obj), ids))
+            results.append(AppendResult(name, rows, p.rejected, accepted, len(cols), ids))
         front = _LazyFront([*parts, *(job[1] for job in jobs)], source)
         manifest = dataclasses.replace(self._manifest, next_point_id=first_id,
                                        segments=[*self._manifest.segments, *entries])
@@ -850,7 +898,7 @@ class Store:
         compact = self._appends_since_compaction >= self.compact_every
         try:
             with self._disk_errors(f"the manifest entry of {names}"):
-                self._commit(manifest, front, front_obj, compact=compact, new=entries)
+                self._commit(manifest, front, cols, compact=compact, new=entries)
         except ArchiveError:  # not committed: the segments are the write in flight, discard
             for path in paths:
                 with contextlib.suppress(OSError):
@@ -869,7 +917,7 @@ class Store:
         return self._number
 
     def _commit(
-        self, manifest: Manifest, front_rows: _LazyFront, front_obj: np.ndarray, *,
+        self, manifest: Manifest, front_rows: _LazyFront, front_cols: FrontArrays, *,
         compact: bool, new: Sequence[SegmentEntry] = (),
     ) -> None:
         """Commit ``new`` entries: by the journal, or, when compaction is due, by writing
@@ -895,7 +943,7 @@ class Store:
             self._journal(new, manifest.next_point_id)
         if compact and (self.run_dir / CHECKPOINT_DIR).is_dir():  # networks: the manifest
             collect_garbage(self.run_dir, front.column("params_ref").to_pylist())  # is out
-        self._manifest, self._front_rows, self._front_obj = manifest, front_rows, front_obj
+        self._manifest, self._front_rows, self._front_cols = manifest, front_rows, front_cols
         if compact:
             self._appends_since_compaction = 0
 
@@ -927,7 +975,7 @@ class Store:
 
     def _write_front_and_manifest(self) -> None:
         manifest = dataclasses.replace(self._manifest, segments=list(self._manifest.segments))
-        self._commit(manifest, self._front_rows, self._front_obj, compact=True)
+        self._commit(manifest, self._front_rows, self._front_cols, compact=True)
 
     def compact(self) -> None:
         """Rewrite ``front.arrow`` now if it does not cover every committed append."""
@@ -1022,7 +1070,7 @@ class Store:
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return (f"Store({str(self.run_dir)!r}, m={self.n_obj}, d={self.n_var}, "
-                f"segments={len(self._manifest.segments)}, front={len(self._front_obj)}, {state})")
+                f"segments={len(self._manifest.segments)}, front={len(self._front_cols)}, {state})")
 
 
 def _single_key(shard: Any, round: Any) -> tuple[int, int] | None:

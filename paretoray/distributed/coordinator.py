@@ -40,6 +40,7 @@ from paretoray import indicators
 from paretoray._faults import fault_point
 from paretoray.archive import ParetoSet, Store
 from paretoray.archive.schema import objective_signs
+from paretoray.archive.store import FrontArrays
 from paretoray.distributed.idle import IdleRule
 from paretoray.distributed.messages import (
     ContextDelta,
@@ -187,7 +188,8 @@ class CoordinatorCore:
         lineage = list(self.store.meta.get("lineage", []))
         lineage.append({"session": len(lineage) + 1, "first_round": first,
                         "rounds": int(rounds), "config": self.plan.config,
-                        "started": time.time(), "front_size_before": len(self.store.front())})
+                        "started": time.time(),
+                        "front_size_before": len(self.store.front_arrays())})
         self.store.update_meta(lineage=lineage)
         self.log.compact(self.state, session=None)
         return SessionStart(first, tuple((a, b) for a, b in self.state.shards))
@@ -212,7 +214,7 @@ class CoordinatorCore:
                 else:
                     start_params = self._checkpoints(front, near)
         self._started.add(shard)
-        context = self._context(shard, front) if self.plan.coupled else None
+        context = self._context(shard) if self.plan.coupled else None
         return RoundPlan(shard, round, prefs, context=context, start_x=start_x,
                          start_params=start_params)
 
@@ -289,8 +291,8 @@ class CoordinatorCore:
         return receipt
 
     def summary(self) -> Summary:
-        front = self.store.front()
-        hv, igd = self._indicators(front)
+        front = self.store.front_arrays()
+        hv, igd = self._indicators(front.minimized)
         return Summary(front_size=len(front), hypervolume=hv, igd=igd,
                        rounds=tuple(self.state.rounds), offers=self._offers,
                        groups=self._groups,
@@ -318,9 +320,10 @@ class CoordinatorCore:
         if done <= self._global_round:
             return None
         self._global_round = done
-        front = self.store.front()
+        # the front's arrays only: taking the front table each round is O(front)
+        front = self.store.front_arrays()
         self._adapt(front, done - 1)
-        hv, igd = self._indicators(front)
+        hv, igd = self._indicators(front.minimized)
         self._check_termination(done, hv)
         return RoundProgress(round=done, front_size=len(front), hypervolume=hv, igd=igd)
 
@@ -343,21 +346,21 @@ class CoordinatorCore:
                 self._record_decision("terminate", s, f"stopping rule {rule!r} after "
                                       f"round {done - 1}")
 
-    def _indicators(self, front: ParetoSet) -> tuple[float | None, float | None]:
-        if len(front) == 0:
+    def _indicators(self, minimized: np.ndarray) -> tuple[float | None, float | None]:
+        if len(minimized) == 0:
             return None, None
         hv = None
         if self.ref_point is not None:
-            hv = float(indicators.hypervolume(front.minimized, self.ref_point))
+            hv = float(indicators.hypervolume(minimized, self.ref_point))
         igd = None
         if self.true_front is not None:
-            igd = float(indicators.igd(front.minimized, self.true_front))
+            igd = float(indicators.igd(minimized, self.true_front))
         return hv, igd
 
-    def _context(self, shard: int, front: ParetoSet | None) -> ContextDelta:
+    def _context(self, shard: int) -> ContextDelta:
         """The change in the other shards' nondominated points since ``shard``'s last round."""
-        front = front if front is not None else self.store.front()
-        ids, shards = front.point_ids, front.shards
+        front = self.store.front_arrays()
+        ids, shards = front.point_id, front.shard
         others = shards != shard
         current = ids[others]
         sent = self._sent.get(shard)
@@ -412,10 +415,10 @@ class CoordinatorCore:
         self.state.prefs[start:start + len(values)] = values
         self.log.append({"kind": "prefs", "start": int(start), "values": values})
 
-    def _adapt(self, front: ParetoSet, round: int) -> None:
+    def _adapt(self, front: FrontArrays, round: int) -> None:
         if len(front) < 2:
             return
-        fprefs = front.preferences
+        fprefs = front.preference
         proposed = self.adapter.propose(
             torch.tensor(self.state.prefs), torch.tensor(np.array(front.minimized)),
             None if fprefs is None else torch.tensor(np.array(fprefs)), round=round)

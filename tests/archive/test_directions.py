@@ -97,6 +97,41 @@ def test_history_reads_directions_from_the_run(tmp_path: Path) -> None:
         assert history["front_size"][r] == len(front)
 
 
+@pytest.mark.parametrize("reopen", [False, True])
+def test_front_arrays_are_the_fronts_columns_in_minimized_form(tmp_path: Path,
+                                                                reopen: bool) -> None:
+    """What the coordinator reads every round without taking the table: the front's
+    minimized objectives (pymoo's front of the signed feasible rows), preferences, ids and
+    shards -- kept by every commit, and rebuilt the same by a reopened store."""
+    rng = np.random.default_rng(9)
+    run = tmp_path / "run"
+    meta = {"directions": DIRECTIONS, "n_ieq_constr": 1}
+    values, prefs, cvs = [], [], []
+    with Store.create(run, n_obj=2, n_var=1, meta=meta) as store:
+        for r in range(6):
+            obj, pref = rng.random((25, 2)), rng.dirichlet([1, 1], 25)
+            cv = np.where(rng.random(25) < 0.2, 0.5, 0.0)
+            store.append(obj, preference=pref, x=np.zeros((25, 1)), round=r, shard=r % 3,
+                         member=np.arange(25), algorithm="test", step=r, violation=cv)
+            values.append(obj)
+            prefs.append(pref)
+            cvs.append(cv)
+        arrays, table = store.front_arrays(), store.front()
+    if reopen:
+        with Store.open(run) as store:
+            arrays, table = store.front_arrays(), store.front()
+    np.testing.assert_array_equal(arrays.point_id, table.point_ids)
+    values, prefs, cv = np.concatenate(values), np.concatenate(prefs), np.concatenate(cvs)
+    feasible = np.flatnonzero(cv == 0)
+    nds = NonDominatedSorting().do(values[feasible] * SIGN, only_non_dominated_front=True)
+    want = {tuple(map(float, values[i] * SIGN)) for i in feasible[nds]}
+    assert {tuple(map(float, r)) for r in arrays.minimized} == want
+    ids = arrays.point_id  # ids are row numbers here: every row was finite
+    np.testing.assert_array_equal(arrays.minimized, values[ids] * SIGN)
+    np.testing.assert_array_equal(arrays.preference, prefs[ids])
+    np.testing.assert_array_equal(arrays.shard, (ids // 25) % 3)
+
+
 def test_infeasible_rows_are_archived_but_never_in_the_front(tmp_path: Path) -> None:
     rng = np.random.default_rng(6)
     run = tmp_path / "run"
