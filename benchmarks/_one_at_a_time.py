@@ -52,6 +52,7 @@ LibMOON's on all ``K`` members: the scaled reference time is a lower bound of Li
 
 from __future__ import annotations
 
+import functools
 import time
 import warnings
 
@@ -270,7 +271,11 @@ class OneAtATime:
         self.nbrs = pmtl_neighbours(self.units) if method == "pmtl" else None
         self.x0 = torch.as_tensor(x0, dtype=torch.float64).clone()
         self.K, self.m = self.prefs.shape
-        self._opt = {"adam": torch.optim.Adam, "sgd": torch.optim.SGD}[optimizer]
+        # Adam's fused kernel, as paretoray's engine runs it on a CPU: the same arithmetic
+        # to the last bit (the default single-tensor Adam differs there, and HV ascent's
+        # paths are chaotic enough to show it); it costs ~20 us an iteration less
+        self._opt = {"adam": functools.partial(torch.optim.Adam, fused=True),
+                     "sgd": torch.optim.SGD}[optimizer]
         self.lr = lr
         self._idx: np.ndarray | None = None  # the members stepped (fixed at the first call)
         self.xl, self.xu = problem.xl.to(torch.float64), problem.xu.to(torch.float64)
