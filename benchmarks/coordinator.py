@@ -173,6 +173,30 @@ def offer_stream_ray(front: int, m: int, shards: int, k: int, offers: int,
 
 
 # ---------------------------------------------------------------------- outside share
+#: The process kinds :meth:`TreeCpu.by_kind` reports, in table order.
+PROCESS_KINDS = ("driver", "coordinator actor", "trial workers", "raylet", "GCS",
+                 "other Ray")
+
+
+def process_kind(cmdline: str) -> str:
+    """A Ray process's kind from its ``/proc/PID/cmdline`` (NUL-separated): Ray titles a
+    worker by its task (``ray::_ActorCore.offer``, ``ray::ImplicitFunc.train``); the
+    raylet and GCS are binaries of those names (worker command lines mention the raylet
+    too, so only the program name counts)."""
+    if cmdline.startswith("ray::"):
+        if "_ActorCore" in cmdline:
+            return "coordinator actor"
+        if "ImplicitFunc" in cmdline:
+            return "trial workers"
+        return "other Ray"
+    program = os.path.basename(cmdline.split("\0", 1)[0])
+    if program == "gcs_server":
+        return "GCS"
+    if program == "raylet":
+        return "raylet"
+    return "other Ray"
+
+
 class TreeCpu:
     """CPU seconds (user + system) used by this process and every process under it -- the
     GCS, raylet, coordinator actor and trial workers that ``ray.init`` here started --
@@ -189,6 +213,7 @@ class TreeCpu:
         self._tick = os.sysconf("SC_CLK_TCK")
         self._last: dict[int, float] = {}
         self._base: dict[int, float] = {}
+        self._kinds: dict[int, str] = {}
         self._own = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -206,6 +231,16 @@ class TreeCpu:
         used = sum(v - self._base.get(pid, 0.0) for pid, v in self._last.items())
         self.seconds = used - self._own
 
+    def by_kind(self) -> dict[str, float]:
+        """The CPU seconds of the block by process kind (:func:`process_kind`; this
+        process is ``driver``, less the sampling thread's own CPU)."""
+        out: dict[str, float] = dict.fromkeys(PROCESS_KINDS, 0.0)
+        for pid, v in self._last.items():
+            kind = "driver" if pid == os.getpid() else self._kinds.get(pid, "other Ray")
+            out[kind] += v - self._base.get(pid, 0.0)
+        out["driver"] -= self._own
+        return out
+
     def _run(self) -> None:
         t0 = time.thread_time()
         while not self._stop.wait(self.period):
@@ -221,6 +256,9 @@ class TreeCpu:
                 with open(f"/proc/{pid}/stat") as fh:
                     fields = fh.read().rsplit(")", 1)[1].split()
                 out[pid] = (int(fields[11]) + int(fields[12])) / self._tick
+                if self._kinds.get(pid, "other Ray") == "other Ray":  # Ray retitles workers
+                    with open(f"/proc/{pid}/cmdline") as fh:
+                        self._kinds[pid] = process_kind(fh.read())
                 for tid in os.listdir(f"/proc/{pid}/task"):
                     with open(f"/proc/{pid}/task/{tid}/children") as fh:
                         todo += [int(c) for c in fh.read().split()]
@@ -291,11 +329,12 @@ def _engine_one_process(members: int, steps: int) -> float:
     return time.perf_counter() - t
 
 
-def _search(population: int, rounds: int, workers: int, cpu: float,
-            steps_per_round: int, **options: Any) -> tuple[float, float, float]:
+def _search(population: int, rounds: int, workers: int, cpu: float, steps_per_round: int,
+            **options: Any) -> tuple[float, float, float, dict[str, float]]:
     """One search: its wall seconds, the CPU seconds of this process tree meanwhile, and
     the inside share from its commit records (per shard, ``1 - engine seconds / wall``
-    between consecutive commits; each shard's first round, with start-up, left out)."""
+    between consecutive commits; each shard's first round, with start-up, left out), and
+    the CPU seconds by process kind."""
     import paretoray as pr
 
     with tempfile.TemporaryDirectory() as d:
@@ -307,7 +346,7 @@ def _search(population: int, rounds: int, workers: int, cpu: float,
                       run_dir=run, progress=False, resources={"cpu": cpu, "gpu": 0},
                       **options)
             wall = time.perf_counter() - t
-        cpu_s = meter.seconds
+        cpu_s, kinds = meter.seconds, meter.by_kind()
         records = [r for r in read_records(os.path.join(run, "state", "session-1.jsonl"))
                    if r["kind"] == "commit"]
     by_shard: dict[int, list[dict]] = {}
@@ -320,7 +359,7 @@ def _search(population: int, rounds: int, workers: int, cpu: float,
             walls += b["time"] - a["time"]
             engine += b["engine_s"]
     inside = 1.0 - engine / walls if walls > 0 else float("nan")
-    return wall, cpu_s, inside
+    return wall, cpu_s, inside, kinds
 
 
 def outside_share(population: int, workers: int, rounds: int, extra: int,
@@ -338,13 +377,15 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
     steps = extra * steps_per_round
     out: dict[str, list[float]] = {k: [] for k in (
         "outside", "outside_cpu", "inside", "extra_s", "extra_cpu_s", "alone_s",
-        "alone_cpu_s")}
+        "alone_cpu_s", *(f"kind:{kind}" for kind in PROCESS_KINDS))}
     _search(population, 1, workers, cpu, steps_per_round, **options)  # imports, Ray's pool
     for _ in range(repeats):
-        short, short_cpu, _ = _search(population, rounds, workers, cpu, steps_per_round,
-                                      **options)
-        long, long_cpu, inside = _search(population, rounds + extra, workers, cpu,
-                                         steps_per_round, **options)
+        short, short_cpu, _, short_kinds = _search(population, rounds, workers, cpu,
+                                                   steps_per_round, **options)
+        long, long_cpu, inside, long_kinds = _search(population, rounds + extra, workers,
+                                                     cpu, steps_per_round, **options)
+        for kind in PROCESS_KINDS:
+            out[f"kind:{kind}"].append(long_kinds[kind] - short_kinds[kind])
         alone, alone_cpu = engine_alone(population, workers, rounds, extra,
                                         steps_per_round)
         out["extra_s"].append(long - short)
@@ -429,6 +470,7 @@ def main() -> None:
                   "alone, CPU s | outside vs the old baseline (one process x k / 2) |",
                   "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
         ray_started = False
+        kinds_rows = []
         for workers in args.workers or ([0, 2] if args.quick else [0, 1, 2, 8]):
             if workers and not ray_started:
                 # one Ray for every search, started as paretoray starts it: its start-up
@@ -449,6 +491,19 @@ def main() -> None:
                          f"{_median_range(r['alone_cpu_s'], fmt='.2f')} | "
                          f"{100 * r['old_outside']:.1f}% |")
             print(lines[-1], flush=True)
+            per_round = 1e3 / args.extra  # CPU ms a global round
+            kinds_rows.append(
+                f"| {workers or 'in-process'} | "
+                f"{statistics.median(r['alone_cpu_s']) * per_round:.0f} | " + " | ".join(
+                    _median_range(r[f"kind:{kind}"], per_round, fmt=".0f")
+                    for kind in PROCESS_KINDS) + " |")
+        lines += ["", "Where the extra rounds' CPU went, by process (CPU ms a global round: "
+                  "the long search's minus the short one's, over the extra rounds; the "
+                  "trial workers' figure holds their engine steps, compare it with the "
+                  "steps alone; Ray retitles a worker process by its task, so one not yet "
+                  "retitled when sampled counts as `other Ray`):", "",
+                  "| workers | steps alone | " + " | ".join(PROCESS_KINDS) + " |",
+                  "|---|--:|" + "--:|" * len(PROCESS_KINDS), *kinds_rows]
         if ray_started:
             import ray
 
