@@ -165,15 +165,16 @@ class FrontArrays:
         return len(self.point_id)
 
     @classmethod
-    def of(cls, table: pa.Table, n_obj: int, sign: np.ndarray,
-           rows: np.ndarray | None = None) -> FrontArrays:
-        """The arrays of ``table``'s ``rows`` (all by default)."""
-        pick = slice(None) if rows is None else rows
-        return cls(
-            minimized=list_to_numpy(table["objectives"], n_obj)[pick] * sign,
-            preference=list_to_numpy(table["preference"], n_obj)[pick],
-            point_id=np.asarray(table["point_id"].to_numpy(), dtype=np.int64)[pick],
-            shard=np.asarray(table["shard"].to_numpy(), dtype=np.int64)[pick])
+    def candidates(cls, table: pa.Table, n_obj: int,
+                   sign: np.ndarray) -> tuple[np.ndarray, FrontArrays]:
+        """The rows of ``table`` that may enter a front (:func:`front_candidates`: the
+        feasible ones; every row of a front table) and their arrays."""
+        rows, minimized = front_candidates(table, n_obj, sign)
+        return rows, cls(
+            minimized=minimized,
+            preference=list_to_numpy(table["preference"], n_obj)[rows],
+            point_id=np.asarray(table["point_id"].to_numpy(), dtype=np.int64)[rows],
+            shard=np.asarray(table["shard"].to_numpy(), dtype=np.int64)[rows])
 
     def merged(self, keep: np.ndarray, new: FrontArrays, keep_new: np.ndarray) -> FrontArrays:
         """``self``'s ``keep`` rows, then ``new``'s ``keep_new`` rows (a merge's result)."""
@@ -516,14 +517,15 @@ class Store:
                 self._committed.setdefault(key, entry)
         if result is None:
             self._front_rows = _LazyFront([self._schema.empty_table()])
-            self._front_cols = FrontArrays.of(self._schema.empty_table(), meta["n_obj"],
-                                              self._sign)
+            _, self._front_cols = FrontArrays.candidates(self._schema.empty_table(),
+                                                         meta["n_obj"], self._sign)
             self._excluded = ()
             if not hasattr(self, "report"):
                 self.report = VerifyReport(str(self.run_dir), True, [], 0)
         else:
             self._front_rows = _LazyFront([result.front])
-            self._front_cols = FrontArrays.of(result.front, meta["n_obj"], self._sign)
+            _, self._front_cols = FrontArrays.candidates(result.front, meta["n_obj"],
+                                                         self._sign)
             self._excluded = tuple(s.name for s in manifest.segments if s.name in result.problems)
 
     # ------------------------------------------------------------------ properties
@@ -865,11 +867,10 @@ class Store:
         entries, results = [], []
         for p, table, ids, name, data in jobs:
             rows = table.num_rows
-            candidates, new_obj = front_candidates(table, self.n_obj, self._sign)
-            keep_front, keep_new = merge_nondominated(cols.minimized, new_obj)
+            candidates, new = FrontArrays.candidates(table, self.n_obj, self._sign)
+            keep_front, keep_new = merge_nondominated(cols.minimized, new.minimized)
             accepted = int(keep_new.sum())
-            cols = cols.merged(keep_front, FrontArrays.of(table, self.n_obj, self._sign,
-                                                          candidates), keep_new)
+            cols = cols.merged(keep_front, new, keep_new)
             source = np.concatenate([source[keep_front], offset + candidates[keep_new]])
             offset += rows
             rounds = np.asarray(table["round"].to_numpy(), dtype=np.int64)

@@ -418,10 +418,9 @@ class CoordinatorCore:
     def _adapt(self, front: FrontArrays, round: int) -> None:
         if len(front) < 2:
             return
-        fprefs = front.preference
         proposed = self.adapter.propose(
-            torch.tensor(self.state.prefs), torch.tensor(np.array(front.minimized)),
-            None if fprefs is None else torch.tensor(np.array(fprefs)), round=round)
+            torch.tensor(self.state.prefs), torch.tensor(front.minimized),
+            torch.tensor(front.preference), round=round)
         new = np.asarray(proposed, dtype=float)
         if new.shape == self.state.prefs.shape and np.all(np.isfinite(new)):
             changed = np.flatnonzero(np.any(new != self.state.prefs, axis=1))
