@@ -269,6 +269,7 @@ def run_on_ray(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool
     from ray import tune
 
     from paretoray.distributed.coordinator import coordinator_actor
+    from paretoray.distributed.placement import nodes_for, spread, trial_resources
     from paretoray.distributed.scheduler import ParetoScheduler
     from paretoray.distributed.worker import shard_trainable
 
@@ -293,9 +294,10 @@ def run_on_ray(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool
             warnings.warn(f"coordinator: {message}", category, stacklevel=3)
         session = session_plan(plan, start, cfg)
         resources = _worker_resources(settings.resources, plan)
+        targets = spread(plan.workers, nodes_for(resources, ray.nodes()))
         trainable = tune.with_resources(
             tune.with_parameters(shard_trainable, plan=session, coordinator=name,
-                                 namespace=namespace), resources)
+                                 namespace=namespace), trial_resources(resources, targets))
         scheduler = ParetoScheduler()
         run_dir = os.path.abspath(plan.run_dir)
         tune_dir = os.path.join(run_dir, "tune")
