@@ -122,6 +122,21 @@ def test_fixed_is_identity():
 
 
 @pytest.mark.parametrize("name", BUILTIN)
+def test_reads_front_says_whether_the_front_moves_the_proposal(name):
+    """A coordinator skips an adapter whose ``reads_front`` is False and keeps the current
+    vectors: that must be what the adapter would have proposed for any front, and an
+    adapter that says True must answer two different fronts differently."""
+    current, front, fprefs = quarter_circle_case()
+    # the same vectors, against the whole quarter circle and against its first third
+    whole = A.get(name, **FAST[name]).propose(current, front, fprefs, round=1)
+    third = A.get(name, **FAST[name]).propose(current, front[:40], fprefs[:40], round=1)
+    if A.get(name).reads_front:
+        assert not torch.allclose(whole, third)
+    else:
+        assert torch.equal(whole, current) and torch.equal(third, current)
+
+
+@pytest.mark.parametrize("name", BUILTIN)
 @pytest.mark.parametrize("m", [2, 3])
 def test_contract_shape_simplex_finite_deterministic(name, m):
     if m == 2:

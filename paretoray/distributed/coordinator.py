@@ -65,8 +65,12 @@ COMPACT_EVERY = 64
 #: Seconds a worker waits for a restarted coordinator before giving up its call.
 RESTART_WAIT_S = 120.0
 
-#: Seconds the actor waits after the first offer of a group for others to join it.
-GROUP_WAIT_S = 0.0
+#: How long the actor holds a group commit open for other shards' offers: at most this
+#: many seconds, and at most this fraction of the first offer's engine seconds. A worker
+#: asks for its receipt only after its next round's steps, so a wait shorter than those
+#: steps delays nothing; each offer that joins a group saves a commit's syncs and calls.
+GROUP_WAIT_MAX_S = 0.2
+GROUP_WAIT_FRACTION = 0.25
 
 
 class Coordinator(Protocol):
@@ -302,6 +306,10 @@ class CoordinatorCore:
         """The global front as the coordinator holds it (every committed offer)."""
         return self.store.front()
 
+    def live_shards(self) -> frozenset[int]:
+        """The shards that will still offer a round this session."""
+        return frozenset(range(self.n_shards)) - self._stopped
+
     def close(self) -> None:
         """Compact the state and the front, and release the lock (idempotent)."""
         if self.store.closed:
@@ -416,11 +424,13 @@ class CoordinatorCore:
         self.log.append({"kind": "prefs", "start": int(start), "values": values})
 
     def _adapt(self, front: FrontArrays, round: int) -> None:
-        if len(front) < 2:
+        # an adapter that ignores the front (``fixed``) would only be handed O(front) rows
+        if len(front) < 2 or not self.adapter.reads_front:
             return
+        # views, not copies: ``propose`` never writes into its inputs
         proposed = self.adapter.propose(
-            torch.tensor(self.state.prefs), torch.tensor(front.minimized),
-            torch.tensor(front.preference), round=round)
+            torch.from_numpy(self.state.prefs), torch.from_numpy(front.minimized),
+            torch.from_numpy(front.preference), round=round)
         new = np.asarray(proposed, dtype=float)
         if new.shape == self.state.prefs.shape and np.all(np.isfinite(new)):
             changed = np.flatnonzero(np.any(new != self.state.prefs, axis=1))
@@ -487,9 +497,13 @@ class _ActorCore:
     """:class:`CoordinatorCore` as an asyncio actor: group commits, and a constructor that
     never fails.
 
-    Offers are queued and committed in groups (:meth:`CoordinatorCore.offer_many`): while
-    one group is being written, the offers of other shards wait in Ray's queue and form the
-    next group, so the syncs per second stay constant as the shards grow in number.
+    Offers are queued and committed in groups (:meth:`CoordinatorCore.offer_many`): a
+    group is committed once every live shard has an offer in it, or when its first offer
+    has waited its share of a round (:data:`GROUP_WAIT_MAX_S`, :data:`GROUP_WAIT_FRACTION`
+    of that offer's engine seconds), whichever comes first. Offers that arrive while a group
+    is being written wait in Ray's queue and form the next one. So the syncs, merges and
+    records per round stay near one group's, not one per shard, as the shards grow in
+    number, and no worker waits for it: it asks for a receipt only after its next steps.
 
     A refusal while opening the run (another writer holds the lock, a damaged run
     directory) is kept and raised by every call instead: raised from the constructor it
@@ -497,6 +511,7 @@ class _ActorCore:
     """
 
     def __init__(self, plan: RunPlan) -> None:
+        import gc
         import warnings
 
         from paretoray.errors import ParetorayError
@@ -504,7 +519,7 @@ class _ActorCore:
         self._core: CoordinatorCore | None = None
         self._error: ParetorayError | None = None
         self._queue: list[tuple[Offer, Any]] = []
-        self._draining = False
+        self._timer: Any = None  # the pending commit of the open group (asyncio handle)
         # warnings raised while opening the run (a stale lock taken over, segments put in
         # quarantine) are kept for the driver, which shows them on the user's terminal
         with warnings.catch_warnings(record=True) as caught:
@@ -514,6 +529,9 @@ class _ActorCore:
             except ParetorayError as exc:
                 self._error = exc
         self._warnings = [(str(w.message), w.category) for w in caught]
+        # what exists now (Ray, torch, pyarrow, the run's state) lives as long as the actor:
+        # frozen out of the collector's generations, a full collection stops walking it
+        gc.freeze()
 
     def take_warnings(self) -> list[tuple[str, type[Warning]]]:
         """The warnings raised in this actor since the last call (for the driver)."""
@@ -533,21 +551,28 @@ class _ActorCore:
         return self._get().next_round(shard, round)
 
     async def offer(self, offer: Offer) -> Receipt:
-        """Queue the offer; offers that arrive while a group is being committed are
-        committed together in the next group (one sync for all of them)."""
+        """Queue the offer into the open group; commit the group now if every live shard
+        has an offer in it, else once the group's wait is over (one sync for all)."""
         import asyncio
 
         loop = asyncio.get_running_loop()
         done = loop.create_future()
         self._queue.append((offer, done))
-        if not self._draining:
-            self._draining = True
-            loop.call_later(GROUP_WAIT_S, self._drain)
+        if self._core is not None and {int(o.shard) for o, _ in self._queue} >= \
+                self._core.live_shards():
+            self._drain()
+        elif self._timer is None:
+            wait = min(GROUP_WAIT_MAX_S, GROUP_WAIT_FRACTION * max(offer.stats.engine_s, 0.0))
+            self._timer = loop.call_later(wait, self._drain)
         return await done
 
     def _drain(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         batch, self._queue = self._queue, []
-        self._draining = False
+        if not batch:
+            return
         try:
             receipts = self._get().offer_many([o for o, _ in batch])
         except Exception as exc:

@@ -30,13 +30,16 @@ def _plan(run_dir, *, create=True, workers=2, coupled=False, reaim_after=None,
                    reaim_after=reaim_after, stop_after=stop_after)
 
 
-def _offer(core, shard, rnd, F):
+def _message(shard, rnd, F, engine_s=0.01) -> Offer:
     F = np.asarray(F, dtype=float)
-    return core.offer(Offer(shard=shard, round=rnd, objectives=F,
-                            preference=np.full_like(F, 0.5), x=F.copy(),
-                            member=np.arange(len(F)), algorithm="test",
-                            stats=RoundStats(steps=10 * (rnd + 1), nan_resets=0, nonfinite=0,
-                                             engine_s=0.01)))
+    return Offer(shard=shard, round=rnd, objectives=F, preference=np.full_like(F, 0.5),
+                 x=F.copy(), member=np.arange(len(F)), algorithm="test",
+                 stats=RoundStats(steps=10 * (rnd + 1), nan_resets=0, nonfinite=0,
+                                  engine_s=engine_s))
+
+
+def _offer(core, shard, rnd, F):
+    return core.offer(_message(shard, rnd, F))
 
 
 def test_an_offer_is_committed_once_across_replays_and_restarts(tmp_path):
@@ -58,6 +61,41 @@ def test_an_offer_is_committed_once_across_replays_and_restarts(tmp_path):
     restarted.close()
     assert round_keys(run) == {(0, 0): 1, (1, 0): 1}
     assert len(CoordinatorCore(_plan(run)).front()) == 3
+
+
+def test_the_actor_commits_a_group_once_every_live_shard_has_offered(tmp_path):
+    """The Ray actor's offer coroutine, on a plain asyncio loop: a group is committed as
+    soon as every live shard has an offer in it, or by its timer when one shard is late."""
+    import asyncio
+
+    from paretoray.distributed.coordinator import _ActorCore
+
+    actor = _ActorCore(_plan(tmp_path / "run", workers=3))
+    actor.begin_session(3)
+
+    async def offers(*messages, apart=0.0):  # as Ray delivers them, `apart` s apart
+        async def one(i, m):
+            await asyncio.sleep(i * apart)
+            return await actor.offer(m)
+
+        return await asyncio.wait_for(  # a hang fails
+            asyncio.gather(*(one(i, m) for i, m in enumerate(messages))), timeout=30)
+
+    # engine seconds of an hour: the first offer's group stays open for the others (0.2 s
+    # at most); the third shard's offer completes it, so the three are one commit
+    first = asyncio.run(offers(*(_message(s, 0, [[0.1 + s / 10, 0.9 - s / 10]], 3600.0)
+                                 for s in range(3)), apart=0.02))
+    assert [r.accepted for r in first] == [1, 1, 1]
+    assert actor.summary().groups == 1 and actor.summary().offers == 3
+    # round 1: shard 2 is late; the two others are committed together by the timer
+    late = asyncio.run(offers(_message(0, 1, [[0.05, 0.85]], 0.02),
+                              _message(1, 1, [[0.15, 0.75]], 0.02)))
+    assert [r.accepted for r in late] == [1, 1]
+    assert actor.summary().groups == 2
+    asyncio.run(offers(_message(2, 1, [[0.25, 0.65]], 0.02)))
+    assert actor.summary().groups == 3 and actor.summary().offers == 6
+    actor.close()
+    assert round_keys(tmp_path / "run") == {(s, r): 1 for s in range(3) for r in range(2)}
 
 
 def test_a_lost_state_log_never_renumbers_rounds(tmp_path):

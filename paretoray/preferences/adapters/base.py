@@ -51,6 +51,9 @@ class Adapter(ABC):
 
     #: Registry name, set by :func:`register`.
     name: ClassVar[str] = ""
+    #: Whether the vectors proposed depend on the front at all; a coordinator skips an
+    #: adapter that says no (its proposal is ``current``) rather than hand it the front.
+    reads_front: ClassVar[bool] = True
 
     def propose(
         self,

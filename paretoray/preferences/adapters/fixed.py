@@ -16,6 +16,8 @@ class Fixed(Adapter):
     The result is a copy of ``current``, bit for bit (inputs are still checked).
     """
 
+    reads_front = False
+
     def propose(self, current: Tensor, front: Tensor, front_prefs: Tensor | None = None, *,
                 round: int = 0) -> Tensor:
         out = super().propose(current, front, front_prefs, round=round)
