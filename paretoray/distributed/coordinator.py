@@ -26,6 +26,7 @@ run can have):
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import os
@@ -306,6 +307,19 @@ class CoordinatorCore:
         """The global front as the coordinator holds it (every committed offer)."""
         return self.store.front()
 
+    def plan_is_final(self, offered: int, round: int) -> bool:
+        """Whether a shard that just committed round ``offered`` would get the same plan for
+        ``round`` (later) if it asked for it now, as it does after its next round's steps.
+
+        Until then only three things can change a plan: the adapter and the stopping rule,
+        both once every shard has committed ``offered`` (the global round), and the context
+        front of a population-coupled weighting, with every other shard's commit."""
+        if self.plan.coupled or round != offered + 2:
+            return False
+        if self._global_round > offered:  # the global round is complete: adapted, checked
+            return True
+        return not self.adapter.reads_front and self.plan.termination is None
+
     def live_shards(self) -> frozenset[int]:
         """The shards that will still offer a round this session."""
         return frozenset(range(self.n_shards)) - self._stopped
@@ -518,7 +532,7 @@ class _ActorCore:
 
         self._core: CoordinatorCore | None = None
         self._error: ParetorayError | None = None
-        self._queue: list[tuple[Offer, Any]] = []
+        self._queue: list[tuple[Offer, Any, int | None]] = []  # offer, future, plan round
         self._timer: Any = None  # the pending commit of the open group (asyncio handle)
         # warnings raised while opening the run (a stale lock taken over, segments put in
         # quarantine) are kept for the driver, which shows them on the user's terminal
@@ -550,15 +564,18 @@ class _ActorCore:
     def next_round(self, shard: int, round: int) -> RoundPlan:
         return self._get().next_round(shard, round)
 
-    async def offer(self, offer: Offer) -> Receipt:
+    async def offer(self, offer: Offer, plan_round: int | None = None) -> Receipt:
         """Queue the offer into the open group; commit the group now if every live shard
-        has an offer in it, else once the group's wait is over (one sync for all)."""
+        has an offer in it, else once the group's wait is over (one sync for all).
+
+        The receipt carries the shard's plan for ``plan_round`` when that plan is final
+        (:meth:`CoordinatorCore.plan_is_final`): the shard then needs no call to ask."""
         import asyncio
 
         loop = asyncio.get_running_loop()
         done = loop.create_future()
-        self._queue.append((offer, done))
-        if self._core is not None and {int(o.shard) for o, _ in self._queue} >= \
+        self._queue.append((offer, done, plan_round))
+        if self._core is not None and {int(o.shard) for o, _, _ in self._queue} >= \
                 self._core.live_shards():
             self._drain()
         elif self._timer is None:
@@ -574,13 +591,19 @@ class _ActorCore:
         if not batch:
             return
         try:
-            receipts = self._get().offer_many([o for o, _ in batch])
+            core = self._get()
+            receipts = core.offer_many([o for o, _, _ in batch])
+            # after the whole group: a round it completed is adapted and checked already
+            receipts = [
+                dataclasses.replace(r, plan=core.next_round(int(o.shard), want))
+                if want is not None and core.plan_is_final(int(o.round), want) else r
+                for (o, _, want), r in zip(batch, receipts, strict=True)]
         except Exception as exc:
-            for _, done in batch:
+            for _, done, _ in batch:
                 if not done.done():
                     done.set_exception(exc)
             return
-        for (_, done), receipt in zip(batch, receipts, strict=True):
+        for (_, done, _), receipt in zip(batch, receipts, strict=True):
             if not done.done():
                 done.set_result(receipt)
 
@@ -600,6 +623,8 @@ class ActorCoordinator:
 
     def __init__(self, actor: Any) -> None:
         self.actor = actor
+        #: Plans that came with receipts, by (shard, round), until asked for.
+        self._plans: dict[tuple[int, int], RoundPlan] = {}
 
     def _call(self, method: str, *args: Any) -> Any:
         """Call the actor; while Ray restarts it, wait and send the call again.
@@ -626,10 +651,14 @@ class ActorCoordinator:
         return self._call("next_round", shard, round)
 
     def next_round_async(self, shard: int, round: int) -> Callable[[], RoundPlan]:
-        """Send the request now: sent before the shard's offer, it is answered without
-        waiting for that offer's commit (a restarted coordinator is asked again)."""
+        """The plan that came with an earlier receipt (see :meth:`offer_async`), or send
+        the request now: sent before the shard's offer, it is answered without waiting for
+        that offer's commit (a restarted coordinator is asked again)."""
         import ray
 
+        known = self._plans.pop((shard, round), None)
+        if known is not None:
+            return lambda: known
         ref = self.actor.next_round.remote(shard, round)
 
         def plan() -> RoundPlan:
@@ -645,16 +674,24 @@ class ActorCoordinator:
 
     def offer_async(self, offer: Offer) -> Callable[[], Receipt]:
         """Send the offer now; commit and engine steps overlap until the receipt is asked
-        for (a restarted coordinator gets the offer again: it commits once)."""
+        for (a restarted coordinator gets the offer again: it commits once).
+
+        The offer also asks for the shard's plan two rounds on: the shard asks for its
+        next plan after its next steps, when this receipt is in, so a plan that came with
+        it (final by then) saves that call."""
         import ray
 
-        ref = self.actor.offer.remote(offer)
+        want = int(offer.round) + 2
+        ref = self.actor.offer.remote(offer, want)
 
         def receipt() -> Receipt:
             try:
-                return ray.get(ref)
+                out = ray.get(ref)
             except (ray.exceptions.ActorDiedError, ray.exceptions.ActorUnavailableError):
-                return self._call("offer", offer)
+                out = self._call("offer", offer)
+            if out.plan is not None:
+                self._plans[(int(offer.shard), want)] = out.plan
+            return out
 
         return receipt
 

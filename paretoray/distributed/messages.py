@@ -314,6 +314,8 @@ class Receipt:
         duplicate: The (shard, round) was already committed; nothing was written.
         decision: The idle rule's decision for this shard.
         progress: Set when this commit completed a round on every active shard.
+        plan: The shard's plan for the round it asked for with the offer (two rounds on),
+            when nothing can change it any more; else None (the shard asks for it).
     """
 
     accepted: int
@@ -322,6 +324,7 @@ class Receipt:
     duplicate: bool = False
     decision: Decision = "continue"
     progress: RoundProgress | None = None
+    plan: RoundPlan | None = None
 
 
 @dataclass(frozen=True)

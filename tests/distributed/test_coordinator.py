@@ -98,6 +98,46 @@ def test_the_actor_commits_a_group_once_every_live_shard_has_offered(tmp_path):
     assert round_keys(tmp_path / "run") == {(s, r): 1 for s in range(3) for r in range(2)}
 
 
+@pytest.mark.parametrize("adapter", ["fixed", "adaptive"])
+def test_a_receipt_carries_the_plan_two_rounds_on_once_nothing_can_change_it(tmp_path,
+                                                                             adapter):
+    """A plan that came with a receipt is the plan the shard would get by asking after its
+    next steps: with ``fixed`` at once; with an adapter that reads the front only once the
+    global round is complete (adapted), never before."""
+    import asyncio
+    import dataclasses
+
+    from paretoray.distributed.coordinator import _ActorCore
+
+    def actor_for(run):
+        actor = _ActorCore(dataclasses.replace(_plan(run, workers=2), adapter=adapter))
+        actor.begin_session(3)
+        return actor
+
+    def offer(actor, shard, rnd, F):  # alone: shard 1 is late, the timer commits it
+        return asyncio.run(asyncio.wait_for(
+            actor.offer(_message(shard, rnd, F, 0.02), rnd + 2), timeout=30))
+
+    actor = actor_for(tmp_path / "run")
+    early = offer(actor, 0, 0, [[0.1, 0.9], [0.12, 0.88], [0.14, 0.86]])
+    if adapter == "fixed":
+        assert early.plan is not None and early.plan.round == 2
+    else:  # round 0 is not complete: the adapter has not moved the vectors yet
+        assert early.plan is None
+    last = offer(actor, 1, 0, [[0.9, 0.1]])  # completes round 0: adapted
+    assert last.progress is not None and last.progress.round == 1
+    assert last.plan is not None and (last.plan.shard, last.plan.round) == (1, 2)
+    # the plans are what asking now gives (round 1 has not started anywhere)
+    for receipt in (early, last):
+        if receipt.plan is not None:
+            asked = actor.next_round(receipt.plan.shard, 2)
+            np.testing.assert_array_equal(receipt.plan.prefs, asked.prefs)
+            assert receipt.plan.stop == asked.stop
+    if adapter == "adaptive":  # and the adapter did move them (else this shows nothing)
+        assert not np.array_equal(last.plan.prefs, _plan(tmp_path, workers=2).initial_prefs[3:])
+    actor.close()
+
+
 def test_a_lost_state_log_never_renumbers_rounds(tmp_path):
     run = tmp_path / "run"
     core = CoordinatorCore(_plan(run))
