@@ -186,12 +186,20 @@ def check_address(address: str) -> None:
             "machine.") from None
 
 
+#: Arguments and results up to this size travel inside the call on an embedded Ray (Ray's
+#: default: 100 KB; bigger ones go through the object store). An offer of 512 members of
+#: ZDT1 is 123 KB: inline, a call costs the worker 0.5 ms, the coordinator 0.2 ms and the
+#: raylet 0.9 ms less (CPU, measured with a bare actor on 2 cores).
+INLINE_BYTES = 1 << 20
+
+
 def connect(address: str | None = None, *, allow_unauthenticated: bool = False) -> bool:
     """Connect to Ray: reuse a running session, join ``address``, or start one locally.
 
-    A local start binds to 127.0.0.1, with the dashboard and metrics export off and token
-    authentication on. Returns True when this call started or joined Ray (so the caller
-    shuts it down), False when it reused a session.
+    A local start binds to 127.0.0.1, with the dashboard and metrics export off, token
+    authentication on and offers up to :data:`INLINE_BYTES` sent inline. Returns True
+    when this call started or joined Ray (so the caller shuts it down), False when it
+    reused a session.
     """
     import ray
 
@@ -210,7 +218,8 @@ def connect(address: str | None = None, *, allow_unauthenticated: bool = False) 
     # address="local": a new Ray of our own, never a `ray start` cluster that happens to
     # run on this machine (ray.init() would join that one silently)
     ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1",
-             log_to_driver=False, configure_logging=True, logging_level=logging.WARNING)
+             log_to_driver=False, configure_logging=True, logging_level=logging.WARNING,
+             _system_config={"max_direct_call_object_size": INLINE_BYTES})
     _private_token_file()
     return True
 
