@@ -543,6 +543,9 @@ class _ActorCore:
             except ParetorayError as exc:
                 self._error = exc
         self._warnings = [(str(w.message), w.category) for w in caught]
+        if self._core is not None and self._core.true_front is not None:
+            # IGD's k-d tree: scipy's import (0.8 s of CPU) now, not in the first commit
+            import scipy.spatial  # noqa: F401
         # what exists now (Ray, torch, pyarrow, the run's state) lives as long as the actor:
         # frozen out of the collector's generations, a full collection stops walking it
         gc.freeze()
