@@ -68,7 +68,11 @@ SHARE_NOTE = (
     "counts a CPU left idle while a worker waits; CPU time is what other users of this "
     "shared machine disturb least. The old baseline (one process stepping one shard, times "
     "k / 2 cores) ignored that k processes time-sharing 2 cores step slower than one "
-    "process alone."
+    "process alone. **Against the steps' CPU in the search**: the same extra CPU seconds, "
+    "against the CPU seconds the searches' own stepping threads spent in the extra rounds "
+    "(`engine_cpu_s` of the commit records, long search minus short): what the service "
+    "costs besides its steps, however fast the other jobs on the machine let those steps "
+    "run in that search."
 )
 
 
@@ -330,11 +334,12 @@ def _engine_one_process(members: int, steps: int) -> float:
 
 
 def _search(population: int, rounds: int, workers: int, cpu: float, steps_per_round: int,
-            **options: Any) -> tuple[float, float, float, dict[str, float]]:
-    """One search: its wall seconds, the CPU seconds of this process tree meanwhile, and
-    the inside share from its commit records (per shard, ``1 - engine seconds / wall``
-    between consecutive commits; each shard's first round, with start-up, left out), and
-    the CPU seconds by process kind."""
+            **options: Any) -> tuple[float, float, float, dict[str, float], float]:
+    """One search: its wall seconds, the CPU seconds of this process tree meanwhile, the
+    inside share from its commit records (per shard, ``1 - engine seconds / wall``
+    between consecutive commits; each shard's first round, with start-up, left out), the
+    CPU seconds by process kind, and the CPU seconds of its engine steps (the stepping
+    threads', summed over every committed round)."""
     import paretoray as pr
 
     with tempfile.TemporaryDirectory() as d:
@@ -359,7 +364,7 @@ def _search(population: int, rounds: int, workers: int, cpu: float, steps_per_ro
             walls += b["time"] - a["time"]
             engine += b["engine_s"]
     inside = 1.0 - engine / walls if walls > 0 else float("nan")
-    return wall, cpu_s, inside, kinds
+    return wall, cpu_s, inside, kinds, sum(r.get("engine_cpu_s", 0.0) for r in records)
 
 
 def outside_share(population: int, workers: int, rounds: int, extra: int,
@@ -371,19 +376,22 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
     Outside share of that repeat = ``1 - engine alone / (long search - short search)``,
     in wall seconds and in CPU seconds (:class:`TreeCpu`; CPU time is what other
     users of a shared machine disturb least, but misses time a search leaves a CPU idle).
+    And ``1 - steps' CPU in the search / (long - short)`` in CPU seconds, the steps' CPU
+    taken from the searches' own commit records (long minus short): what the service
+    costs besides the steps it ran, whatever speed other jobs left those steps.
     ``options`` go to every search (e.g. ``checkpoint_every``).
     """
     cpu = 2.0 / workers if workers else 1.0
     steps = extra * steps_per_round
     out: dict[str, list[float]] = {k: [] for k in (
-        "outside", "outside_cpu", "inside", "extra_s", "extra_cpu_s", "alone_s",
-        "alone_cpu_s", *(f"kind:{kind}" for kind in PROCESS_KINDS))}
+        "outside", "outside_cpu", "outside_cpu_in_run", "inside", "extra_s", "extra_cpu_s",
+        "alone_s", "alone_cpu_s", *(f"kind:{kind}" for kind in PROCESS_KINDS))}
     _search(population, 1, workers, cpu, steps_per_round, **options)  # imports, Ray's pool
     for _ in range(repeats):
-        short, short_cpu, _, short_kinds = _search(population, rounds, workers, cpu,
-                                                   steps_per_round, **options)
-        long, long_cpu, inside, long_kinds = _search(population, rounds + extra, workers,
-                                                     cpu, steps_per_round, **options)
+        short, short_cpu, _, short_kinds, short_steps = _search(
+            population, rounds, workers, cpu, steps_per_round, **options)
+        long, long_cpu, inside, long_kinds, long_steps = _search(
+            population, rounds + extra, workers, cpu, steps_per_round, **options)
         for kind in PROCESS_KINDS:
             out[f"kind:{kind}"].append(long_kinds[kind] - short_kinds[kind])
         alone, alone_cpu = engine_alone(population, workers, rounds, extra,
@@ -396,6 +404,8 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
         out["outside"].append(1.0 - alone / (long - short) if long > short else float("nan"))
         out["outside_cpu"].append(1.0 - alone_cpu / (long_cpu - short_cpu)
                                   if long_cpu > short_cpu else float("nan"))
+        out["outside_cpu_in_run"].append(1.0 - (long_steps - short_steps) / (long_cpu - short_cpu)
+                                         if long_cpu > short_cpu else float("nan"))
     k = max(workers, 1)
     old = _engine_one_process(population // k, steps) * k / min(k, os.cpu_count() or 1)
     return {"workers": workers, **out, "old_baseline_s": old,
@@ -465,10 +475,11 @@ def main() -> None:
                   f"{args.population}, 50 steps a round, {args.repeats} repeats)", "",
                   SHARE_NOTE, "",
                   "| workers | inside: commit records | outside, wall: extra rounds vs "
-                  "the same processes stepping alone | outside, CPU seconds | extra rounds' "
+                  "the same processes stepping alone | outside, CPU seconds | outside, CPU "
+                  "seconds, against the steps' CPU in the search | extra rounds' "
                   "wall s | their steps alone, wall s | extra rounds' CPU s | their steps "
                   "alone, CPU s | outside vs the old baseline (one process x k / 2) |",
-                  "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
+                  "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
         ray_started = False
         kinds_rows = []
         for workers in args.workers or ([0, 2] if args.quick else [0, 1, 2, 8]):
@@ -485,6 +496,7 @@ def main() -> None:
             lines.append(f"| {workers or 'in-process'} | {_median_range(r['inside'], 100)}% | "
                          f"{_median_range(r['outside'], 100)}% | "
                          f"{_median_range(r['outside_cpu'], 100)}% | "
+                         f"{_median_range(r['outside_cpu_in_run'], 100)}% | "
                          f"{_median_range(r['extra_s'], fmt='.2f')} | "
                          f"{_median_range(r['alone_s'], fmt='.2f')} | "
                          f"{_median_range(r['extra_cpu_s'], fmt='.2f')} | "

@@ -274,7 +274,8 @@ class CoordinatorCore:
                          "time": time.time(), "steps": offer.stats.steps,
                          "nan_resets": offer.stats.nan_resets,
                          "nonfinite": offer.stats.nonfinite,
-                         "engine_s": offer.stats.engine_s, "node": offer.stats.node})
+                         "engine_s": offer.stats.engine_s,
+                         "engine_cpu_s": offer.stats.engine_cpu_s, "node": offer.stats.node})
         self._offers += 1
         a, b = self.state.shards[shard]
         self._evaluations += (b - a) * self.plan.steps_per_round

@@ -240,6 +240,8 @@ class RoundStats:
         nonfinite: Members whose final objectives were not finite (not offered).
         engine_s: Seconds spent in engine steps this round.
         node: The Ray node id the worker ran on (empty in-process).
+        engine_cpu_s: CPU seconds of the thread that ran those steps (a device's own time
+            not included): what the steps cost, however busy the machine was.
     """
 
     steps: int
@@ -247,6 +249,7 @@ class RoundStats:
     nonfinite: int
     engine_s: float
     node: str = ""
+    engine_cpu_s: float = 0.0
 
 
 @dataclass(frozen=True)

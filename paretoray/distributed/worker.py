@@ -166,7 +166,9 @@ def run_shard(
             near = context.nearest(round_plan.prefs)
             if near is not None:
                 ctx = torch.as_tensor(near, dtype=engine.dtype, device=engine.device)
+        cpu = time.thread_time()
         stats = engine.run(plan.steps_per_round, context=ctx)
+        cpu = time.thread_time() - cpu
         x, F, finite = engine.evaluate()
         keep = finite.cpu().numpy()
         F_np = F.cpu().numpy()[keep]
@@ -181,7 +183,8 @@ def run_shard(
             x=None if x is None else x.cpu().numpy()[keep],
             member=member_ids[keep], algorithm=algo_name,
             stats=RoundStats(steps=engine.steps_done, nan_resets=stats.nan_resets,
-                             nonfinite=int((~keep).sum()), engine_s=stats.seconds, node=node),
+                             nonfinite=int((~keep).sum()), engine_s=stats.seconds, node=node,
+                             engine_cpu_s=cpu),
             params=params, metrics=heldout,
             violation=(engine.problem.violation(x).cpu().numpy()[keep]
                        if x is not None and engine.problem.n_ieq_constr else None),

@@ -96,3 +96,33 @@ def test_an_error_in_the_reporting_thread_reaches_the_shard():
             time.sleep(0.05)
         reporter.close()
     reporter.close()  # raised once; closing again is quiet
+
+
+def test_each_commit_records_the_cpu_its_steps_took(tmp_path):
+    """``engine_cpu_s`` is the stepping thread's CPU: above zero, and never more than the
+    wall seconds of the same steps (one thread cannot use more); a background thread
+    burning CPU meanwhile is not counted, as the process's CPU time would count it."""
+    import threading
+
+    from paretoray.distributed.state import read_records
+
+    stop = threading.Event()
+
+    def burn() -> None:  # another thread of the same process, busy the whole time
+        while not stop.is_set():
+            sum(i * i for i in range(10_000))
+
+    core, session = _plans(tmp_path / "run", algorithms.get("famo"))
+    spinner = threading.Thread(target=burn, daemon=True)
+    spinner.start()
+    try:
+        run_shard(session, 0, core, lambda metrics, state: None)
+    finally:
+        stop.set()
+        spinner.join()
+        core.close()
+    commits = [r for r in read_records(tmp_path / "run" / "state" / "session-1.jsonl")
+               if r["kind"] == "commit"]
+    assert [r["round"] for r in commits] == [0, 1]
+    for r in commits:
+        assert 0.0 < r["engine_cpu_s"] <= r["engine_s"] + 1e-3, r
