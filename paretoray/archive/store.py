@@ -170,11 +170,19 @@ class FrontArrays:
         """The rows of ``table`` that may enter a front (:func:`front_candidates`: the
         feasible ones; every row of a front table) and their arrays."""
         rows, minimized = front_candidates(table, n_obj, sign)
-        return rows, cls(
+        return rows, cls.of(table, minimized, rows)
+
+    @classmethod
+    def of(cls, table: pa.Table, minimized: np.ndarray,
+           rows: np.ndarray | None = None) -> FrontArrays:
+        """The arrays of ``table``'s ``rows`` (every row: None), whose minimized objectives
+        are already known (``minimized``, one row per row taken)."""
+        pick = slice(None) if rows is None else rows
+        return cls(
             minimized=minimized,
-            preference=list_to_numpy(table["preference"], n_obj)[rows],
-            point_id=np.asarray(table["point_id"].to_numpy(), dtype=np.int64)[rows],
-            shard=np.asarray(table["shard"].to_numpy(), dtype=np.int64)[rows])
+            preference=list_to_numpy(table["preference"], minimized.shape[1])[pick],
+            point_id=np.asarray(table["point_id"].to_numpy(), dtype=np.int64)[pick],
+            shard=np.asarray(table["shard"].to_numpy(), dtype=np.int64)[pick])
 
     def merged(self, keep: np.ndarray, new: FrontArrays, keep_new: np.ndarray) -> FrontArrays:
         """``self``'s ``keep`` rows, then ``new``'s ``keep_new`` rows (a merge's result)."""
@@ -524,8 +532,8 @@ class Store:
                 self.report = VerifyReport(str(self.run_dir), True, [], 0)
         else:
             self._front_rows = _LazyFront([result.front])
-            _, self._front_cols = FrontArrays.candidates(result.front, meta["n_obj"],
-                                                         self._sign)
+            # the scan merged the front minimized already: its objectives are not redone
+            self._front_cols = FrontArrays.of(result.front, result.front_obj)
             self._excluded = tuple(s.name for s in manifest.segments if s.name in result.problems)
 
     # ------------------------------------------------------------------ properties
