@@ -77,7 +77,7 @@ def trial_resources(resources: Mapping[str, float],
     bundles = resource_dict_to_pg_factory(dict(resources)).bundles
 
     def request(config: dict) -> PlacementGroupFactory:
-        node = targets[int(config["shard"]) % len(targets)] if targets else None
+        node = targets[int(config["shard"])]
         if node is None:
             return PlacementGroupFactory(bundles)
         # one bundle: STRICT_PACK places it as PACK does; Ray takes a soft target only there
