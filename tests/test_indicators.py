@@ -113,6 +113,17 @@ def test_hypervolume_2d_fast_path_equals_moocore_on_large_sets():
     )
 
 
+def test_hypervolume_2d_with_ties_in_the_first_objective_equals_moocore():
+    """The 2-D path sorts by f1 alone: groups of equal f1 (in any order) change nothing."""
+    import moocore
+
+    rng = np.random.default_rng(3)
+    for _ in range(200):
+        F = rng.integers(0, 6, size=(int(rng.integers(1, 40)), 2)).astype(np.float64)
+        assert hypervolume(F, ref=[6.5, 7.0]) == pytest.approx(
+            moocore.hypervolume(F, ref=[6.5, 7.0]), rel=1e-12, abs=0)
+
+
 def test_hypervolume_ignores_points_not_strictly_dominating_ref():
     ref = [1.0, 1.0]
     assert hypervolume([[1.0, 0.0], [0.5, 1.0], [2.0, -5.0]], ref=ref) == 0.0

@@ -139,14 +139,17 @@ def _json_default(obj: Any) -> Any:
     )
 
 
-def dumps_json(obj: Any) -> bytes:
-    """Serialize ``obj`` as indented UTF-8 JSON (numpy arrays and scalars become lists/numbers)."""
-    return (json.dumps(obj, indent=2, default=_json_default, allow_nan=False) + "\n").encode()
+def dumps_json(obj: Any, *, indent: int | None = 2) -> bytes:
+    """Serialize ``obj`` as UTF-8 JSON, indented for people to read unless ``indent`` is
+    None (numpy arrays and scalars become lists/numbers). Only ``indent=None`` takes
+    json's C encoder: ~10x faster on long lists of numbers."""
+    return (json.dumps(obj, indent=indent, default=_json_default, allow_nan=False)
+            + "\n").encode()
 
 
-def atomic_write_json(path: Path, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` atomically."""
-    atomic_write_bytes(path, dumps_json(obj))
+def atomic_write_json(path: Path, obj: Any, *, indent: int | None = 2) -> None:
+    """Write ``obj`` as JSON to ``path`` atomically (``indent``: see :func:`dumps_json`)."""
+    atomic_write_bytes(path, dumps_json(obj, indent=indent))
 
 
 class Location:

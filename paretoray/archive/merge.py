@@ -7,12 +7,13 @@ and the first row of a batch before later rows). Since the store assigns point i
 arrival order, the survivor among duplicates is always the one with the smallest id, so
 merging the same points in any chunking yields the same set of objective vectors.
 
-Strategy: a batch at least as large as the front goes through one moocore
-``is_nondominated`` over the union, front first (``O(N log N)`` for ``m <= 3``,
-``O(N log^{m-2} N)`` beyond). A smaller batch is first reduced to its own nondominated rows;
+Strategy: a batch at least as large as the front goes through one nondominated filter
+over the union, front first: for ``m = 2`` a numpy sweep along the first objective
+(:func:`_nondominated_2d`, ``O(N log N)``, about 25 ns per point), beyond that moocore's
+``is_nondominated`` (``O(N log N)`` for ``m = 3``, ``O(N log^{m-2} N)`` beyond). A smaller batch is first reduced to its own nondominated rows;
 the survivors ``c`` are then compared with the ``n``-point front either pairwise in
-broadcast blocks (``O(n c m)``, about 15 ns per pair), or by one more ``is_nondominated``
-over the union with the front first (about 0.5 us per point for ``m = 2``, 1 us for ``m = 3``,
+broadcast blocks (``O(n c m)``, about 15 ns per pair), or by one more filter over the union
+with the front first (about 0.03 us per point for ``m = 2``, 1 us for ``m = 3``,
 3 us for ``m = 4`` and 8 us for ``m = 5`` on front-like data), whichever a measured cost model
 predicts is cheaper: a few candidates against a large front go pairwise.
 """
@@ -32,7 +33,7 @@ _BLOCK_ELEMENTS = 1 << 21
 #: and moocore per point of a front-like union of ~10^4 points, by number of objectives
 #: (m >= 6 uses the last entry).
 _PAIR_COST = 15e-9
-_UNION_COST = {2: 0.5e-6, 3: 1e-6, 4: 3e-6, 5: 8e-6, 6: 20e-6}
+_UNION_COST = {2: 0.03e-6, 3: 1e-6, 4: 3e-6, 5: 8e-6, 6: 20e-6}
 
 Strategy = Literal["auto", "pairwise", "union"]
 
@@ -70,7 +71,37 @@ def nondominated_mask(points: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=bool)
     if arr.shape[0] == 1:
         return np.ones(1, dtype=bool)
+    if arr.shape[1] == 2:
+        return _nondominated_2d(arr)
     return np.asarray(moocore.is_nondominated(arr, keep_weakly=False), dtype=bool)
+
+
+def _nondominated_2d(arr: np.ndarray) -> np.ndarray:
+    """:func:`nondominated_mask` of `k x 2` points (``k >= 1``) by one sort, ``O(k log k)``.
+
+    Sorted by the first objective, a point survives when its second objective is below
+    every earlier point's. Points with equal first objectives form a group: only its
+    lowest second objective can survive (the earliest row among equal ones), and it does
+    when it is below the minimum of every earlier group. Numpy's sort of one float key is
+    about 7x faster than moocore's 2-D filter on a front-like union of 3 x 10^4 points.
+    """
+    k = arr.shape[0]
+    order = np.argsort(arr[:, 0])  # the order within a group does not matter
+    f1, f2 = arr[order, 0], arr[order, 1]
+    starts_group = np.empty(k, dtype=bool)
+    starts_group[0] = True
+    np.not_equal(f1[1:], f1[:-1], out=starts_group[1:])
+    starts = np.flatnonzero(starts_group)
+    group_min = np.minimum.reduceat(f2, starts)
+    group = np.cumsum(starts_group) - 1
+    # each group's candidate: the earliest row holding its lowest second objective
+    earliest = np.minimum.reduceat(np.where(f2 == group_min[group], order, k), starts)
+    below = np.empty_like(group_min)  # the lowest second objective of the earlier groups
+    below[0] = np.inf
+    np.minimum.accumulate(group_min[:-1], out=below[1:])
+    mask = np.zeros(k, dtype=bool)
+    mask[earliest[group_min < below]] = True
+    return mask
 
 
 def _all_le(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -64,6 +64,25 @@ def test_merge_keeps_front_copy_of_duplicates(m: int, strategy: merge.Strategy) 
     assert not any(tuple(r) in front_rows for r in new[keep_new])
 
 
+def test_2d_mask_keeps_the_same_rows_as_brute_force_and_moocore() -> None:
+    """The 2-D sweep keeps exactly the rows the brute force keeps (the earliest of equal
+    points), on tie-heavy grids with signed zeros, and moocore's rows on a front-like
+    union of 3 x 10^4 points whose first objective ties at a bound."""
+    import moocore
+
+    rng = np.random.default_rng(11)
+    for _ in range(2000):
+        k, hi = int(rng.integers(1, 50)), int(rng.choice([1, 2, 3, 6]))
+        points = rng.integers(-hi, hi + 1, size=(k, 2)).astype(np.float64)
+        points[points == 0] = rng.choice([0.0, -0.0], size=int((points == 0).sum()))
+        assert nondominated_mask(points).tolist() == nondominated_naive(points).tolist()
+    u = rng.random(30_000)
+    front_like = np.stack([u, 1 - np.sqrt(u) + 0.01 * rng.random(30_000)], axis=1)
+    front_like[:40, 0] = 0.0  # members clamped at the box's bound tie in f1
+    expected = np.asarray(moocore.is_nondominated(front_like, keep_weakly=False))
+    assert nondominated_mask(front_like).tolist() == expected.tolist()
+
+
 def test_merge_shapes_and_empty() -> None:
     keep_front, keep_new = merge_nondominated(np.empty((0, 3)), np.empty((0, 3)))
     assert keep_front.shape == (0,) and keep_new.shape == (0,)
