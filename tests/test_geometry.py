@@ -69,6 +69,28 @@ def test_largest_gaps_finds_the_hole_of_a_front():
     np.testing.assert_array_equal(np.stack([i_t, j_t]), np.stack([i, j]))
 
 
+def test_largest_gaps_2d_scores_are_the_nearest_front_distances():
+    """For m = 2 the score is the distance to one end of the pair; on nondominated fronts
+    that is the distance to the nearest front point, as a k-d tree over the front finds."""
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(4)
+    for n in (2, 3, 50, 2000):
+        u = np.sort(rng.random(n) ** 2)  # uneven spacing: distinct gaps
+        front = np.stack([u, 1 - np.sqrt(u)], -1) * [3.0, 0.5] + [-1.0, 2.0]
+        front = front[rng.permutation(n)]
+        k = min(n - 1, 7)
+        mid, i, j = largest_gaps(front, k)
+        z = (front - front.min(0)) / (front.max(0) - front.min(0))
+        order = np.argsort(z[:, 0])
+        a, b = order[:-1], order[1:]
+        score = cKDTree(z).query((z[a] + z[b]) / 2)[0]
+        best = np.argsort(-score, kind="stable")[:k]
+        np.testing.assert_array_equal(np.sort(np.stack([i, j]), 0),
+                                      np.sort(np.stack([a[best], b[best]]), 0))
+        np.testing.assert_allclose(mid, (front[a[best]] + front[b[best]]) / 2)
+
+
 @pytest.mark.parametrize("m", [3, 4])
 def test_largest_gaps_m_above_two_prefers_empty_regions(m):
     rng = np.random.default_rng(1)

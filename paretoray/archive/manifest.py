@@ -16,8 +16,9 @@ is opened, so a crafted manifest cannot make a reader open a file outside the ru
 
 from __future__ import annotations
 
+import json
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from paretoray.archive.schema import SCHEMA_VERSION
@@ -169,11 +170,24 @@ class Manifest:
             "schema_version": SCHEMA_VERSION,
             "next_point_id": self.next_point_id,
             "segment_dir": self.segment_dir,
-            "segments": [asdict(s) for s in self.segments],
+            "segments": [_plain(s) for s in self.segments],
             "front": None if self.front is None else {
-                **asdict(self.front), "excluded": list(self.front.excluded)
+                **_plain(self.front), "excluded": list(self.front.excluded)
             },
         }
+
+    def to_json(self) -> bytes:
+        """``manifest.json``'s bytes: a key per line, a segment per line.
+
+        Each line goes through json's C encoder (indenting the whole document takes the
+        pure-Python one: ~20 ms for 200 segments, at every compaction).
+        """
+        data = self.to_dict()
+        segments = data.pop("segments")
+        lines = [f"  {json.dumps(k)}: {_dumps(v)}" for k, v in data.items()]
+        rows = ",\n".join(f"    {_dumps(s)}" for s in segments)
+        lines.append(f'  "segments": [\n{rows}\n  ]' if segments else '  "segments": []')
+        return ("{\n" + ",\n".join(lines) + "\n}\n").encode()
 
     @classmethod
     def from_dict(cls, data: Any, *, where: str) -> Manifest:
@@ -214,13 +228,23 @@ class Manifest:
             ) from exc
 
 
+def _plain(entry: SegmentEntry | FrontEntry) -> dict[str, Any]:
+    """An entry's fields as a dict (``dataclasses.asdict`` deep-copies every value:
+    ~0.25 ms an entry, once per commit and per entry at every compaction)."""
+    return {f.name: getattr(entry, f.name) for f in fields(entry)}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(", ", ": "), allow_nan=False)
+
+
 # ---------------------------------------------------------------------- the journal
 def journal_line(entry: SegmentEntry, next_point_id: int) -> bytes:
     """One ``archive/manifest.log`` line committing ``entry`` (UTF-8 JSON and a newline)."""
     import json
 
-    return (json.dumps({"segment": asdict(entry), "next_point_id": int(next_point_id)},
-                       separators=(",", ":")) + "\n").encode()
+    return (json.dumps({"segment": _plain(entry), "next_point_id": int(next_point_id)},
+                       separators=(",", ":"), allow_nan=False) + "\n").encode()
 
 
 def apply_journal(manifest: Manifest, data: bytes, *, where: str) -> Manifest:

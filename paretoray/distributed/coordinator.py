@@ -400,19 +400,20 @@ class CoordinatorCore:
     def _reaim(self, shard: int) -> bool:
         """Point ``shard``'s preferences at the largest gaps of the front and restart its
         members from the archive points bounding them. Returns whether it did."""
-        front = self.store.front()
+        minimized = self.store.front_arrays().minimized
         a, b = self.state.shards[shard]
         p = b - a
-        if len(front) < 2 or p == 0:
+        if len(minimized) < 2 or p == 0:
             return False
-        mid, i, j = largest_gaps(front.minimized, p)
+        mid, i, j = largest_gaps(minimized, p)
         # preferences are rays from the origin (shifted only if objectives go negative)
-        new = to_simplex(mid - np.minimum(front.minimized.min(0), 0) + 1e-12)
+        new = to_simplex(mid - np.minimum(minimized.min(0), 0) + 1e-12)
         self._set_prefs(a, new)
-        if front.x is not None:
-            self._restart[shard] = (front.x[i] + front.x[j]) / 2
+        ends = self.store.front_rows(np.concatenate([i, j]))  # only these rows' x / params
+        if ends.x is not None:
+            self._restart[shard] = (ends.x[:p] + ends.x[p:]) / 2
         else:  # networks: the nearer end's weights (a midpoint of two networks is no network)
-            self._restart_params[shard] = self._checkpoints(front, i)
+            self._restart_params[shard] = self._checkpoints(ends, np.arange(p))
         return True
 
     def _checkpoints(self, front: ParetoSet, index: np.ndarray) -> dict[str, np.ndarray] | None:

@@ -175,10 +175,16 @@ def _assert_front_is_segments_front(store: Store, run: Path) -> None:
     want_objs = brute_force_front(F)
     # among repeats the earliest point (smallest id) is the one kept
     want = sorted(int(ids[np.flatnonzero((np.array(o) == F).all(1))].min()) for o in want_objs)
+    row = {int(pid): j for j, pid in enumerate(ids)}
+    # some rows (repeated, any order) before the front table is taken: the segments' rows
+    arrays = store.front_arrays()
+    pick = np.random.default_rng(len(ids)).integers(0, len(arrays), size=5)
+    some = store.front_rows(pick)
+    np.testing.assert_array_equal(some.point_ids, arrays.point_id[pick])
+    np.testing.assert_array_equal(some.x, X[[row[int(p)] for p in some.point_ids]])
     front = store.front()
     got = front.point_ids
     assert sorted(got.tolist()) == want
-    row = {int(pid): j for j, pid in enumerate(ids)}
     np.testing.assert_array_equal(front.objectives, F[[row[int(p)] for p in got]])
     np.testing.assert_array_equal(front.x, X[[row[int(p)] for p in got]])
 
