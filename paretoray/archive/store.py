@@ -245,6 +245,17 @@ def _strings(value: Any, k: int, name: str, *, nullable: bool) -> list[str | Non
     return [None if v is None else str(v) for v in values]
 
 
+def _string_array(value: Any, k: int, keep: np.ndarray, name: str, *,
+                  nullable: bool) -> pa.Array:
+    """Rows ``keep`` of a string column given as one string (or None) or ``k`` of them."""
+    if value is None and nullable:
+        return pa.nulls(len(keep), pa.string())
+    if isinstance(value, str):  # one value for every row: no list of k strings
+        return pa.repeat(pa.scalar(value, pa.string()), len(keep))
+    values = _strings(value, k, name, nullable=nullable)
+    return pa.array([values[i] for i in keep], pa.string())
+
+
 class Store:
     """The single writer of a run directory: appends points and keeps the nondominated front.
 
@@ -763,8 +774,11 @@ class Store:
             "step": _rows(step, k, "step", np.int64),
         }
         cv = self._violation(violation, k)
-        algorithms = _strings(algorithm, k, "algorithm", nullable=False)
-        refs = _strings(params_ref, k, "params_ref", nullable=True)
+        # one string (or None) stays one: a list of k strings per offer cost ~0.1 ms each
+        algorithms = (algorithm if isinstance(algorithm, str)
+                      else _strings(algorithm, k, "algorithm", nullable=False))
+        refs = (params_ref if params_ref is None or isinstance(params_ref, str)
+                else _strings(params_ref, k, "params_ref", nullable=True))
 
         finite = np.isfinite(obj).all(axis=1)
         rows = int(finite.sum())
@@ -779,14 +793,14 @@ class Store:
             "round": pa.array(columns["round"][keep]),
             "shard": pa.array(columns["shard"][keep]),
             "member": pa.array(columns["member"][keep]),
-            "algorithm": pa.array([algorithms[i] for i in keep], pa.string()),
+            "algorithm": _string_array(algorithms, k, keep, "algorithm", nullable=False),
             "objectives": fixed_list(obj[keep]),
             "preference": fixed_list(pref[keep]),
         }
         if d is not None:
             arrays["x"] = (pa.nulls(rows, self._schema.field("x").type) if x_arr is None
                            else fixed_list(x_arr[keep]))
-        arrays["params_ref"] = pa.array([refs[i] for i in keep], pa.string())
+        arrays["params_ref"] = _string_array(refs, k, keep, "params_ref", nullable=True)
         arrays["step"] = pa.array(columns["step"][keep])
         arrays["time"] = pa.repeat(pa.scalar(stamp, self._schema.field("time").type), rows)
         if cv is not None:
@@ -1149,10 +1163,20 @@ class _LazyFront:
         return self._source
 
     def take(self, rows: np.ndarray) -> pa.Table:
-        """Rows ``rows`` of the front table, leaving the front untaken."""
-        if self._source is None and len(self.parts) == 1:
-            return self.parts[0].take(pa.array(rows))
-        return pa.concat_tables(self.parts).take(pa.array(self.source()[rows]))
+        """Rows ``rows`` of the front table, leaving the front untaken: taken part by part
+        (pyarrow's take over a table of many chunks concatenates the list columns
+        first: 16 ms for 1024 rows of a 3 x 10^4-point front in ~100 parts)."""
+        wanted = self.source()[rows]
+        ends = np.cumsum([t.num_rows for t in self.parts])
+        part = np.searchsorted(ends, wanted, side="right")
+        starts = ends - np.array([t.num_rows for t in self.parts])
+        # each part's rows in one take, then back into the order asked for
+        order = np.argsort(part, kind="stable")
+        pieces = [self.parts[p].take(pa.array(wanted[order][part[order] == p] - starts[p]))
+                  for p in np.unique(part)]
+        if not pieces:
+            return self.parts[0].slice(0, 0)
+        return pa.concat_tables(pieces).combine_chunks().take(pa.array(np.argsort(order)))
 
     def table(self) -> pa.Table:
         """The front table (taken now if it was not yet)."""
