@@ -1163,33 +1163,42 @@ class _LazyFront:
         return self._source
 
     def take(self, rows: np.ndarray) -> pa.Table:
-        """Rows ``rows`` of the front table, leaving the front untaken: taken part by part
-        (pyarrow's take over a table of many chunks concatenates the list columns
-        first: 16 ms for 1024 rows of a 3 x 10^4-point front in ~100 parts)."""
-        wanted = self.source()[rows]
-        ends = np.cumsum([t.num_rows for t in self.parts])
-        part = np.searchsorted(ends, wanted, side="right")
-        starts = ends - np.array([t.num_rows for t in self.parts])
-        # each part's rows in one take, then back into the order asked for
-        order = np.argsort(part, kind="stable")
-        pieces = [self.parts[p].take(pa.array(wanted[order][part[order] == p] - starts[p]))
-                  for p in np.unique(part)]
-        if not pieces:
-            return self.parts[0].slice(0, 0)
-        return pa.concat_tables(pieces).combine_chunks().take(pa.array(np.argsort(order)))
+        """Rows ``rows`` of the front table, leaving the front untaken."""
+        return self._take(self.source()[rows])
 
     def table(self) -> pa.Table:
         """The front table (taken now if it was not yet)."""
         if self._source is not None or len(self.parts) != 1:
-            table = pa.concat_tables(self.parts)
-            rows = self._source
-            if rows is not None and not (len(rows) == table.num_rows
-                                         and np.array_equal(rows, np.arange(len(rows)))):
-                table = table.take(pa.array(rows))
+            rows = self.source()
+            table = (pa.concat_tables(self.parts) if len(rows) == sum(
+                t.num_rows for t in self.parts) and np.array_equal(
+                rows, np.arange(len(rows))) else self._take(rows))
             if len(table.column("point_id").chunks) > 8:
                 table = table.combine_chunks()
             self.parts, self._source = [table], None
         return self.parts[0]
+
+    def _take(self, wanted: np.ndarray) -> pa.Table:
+        """Rows ``wanted`` of the concatenated parts, taken part by part: pyarrow's take
+        over a table of many chunks concatenates every chunk of the list columns first
+        (the front of an EPO run, 3 x 10^4 of 6.5 x 10^4 rows in 32 parts: 98 ms, part by
+        part 9 ms; 1024 rows of ~100 parts: 14 -> 1.4 ms)."""
+        sizes = np.array([t.num_rows for t in self.parts])
+        starts = np.cumsum(sizes) - sizes
+        part = np.searchsorted(starts + sizes, wanted, side="right")
+        order = None
+        if np.any(part[1:] < part[:-1]):  # not in part order: taken sorted, then reordered
+            order = np.argsort(part, kind="stable")
+            wanted, part = wanted[order], part[order]
+        bounds = np.searchsorted(part, np.arange(len(self.parts) + 1))
+        pieces = [self.parts[p].take(pa.array(wanted[bounds[p]:bounds[p + 1]] - starts[p]))
+                  for p in range(len(self.parts)) if bounds[p + 1] > bounds[p]]
+        if not pieces:
+            return self.parts[0].slice(0, 0)
+        table = pa.concat_tables(pieces)
+        if order is None:
+            return table
+        return table.combine_chunks().take(pa.array(np.argsort(order)))
 
 
 @dataclass(frozen=True)
