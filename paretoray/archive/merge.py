@@ -10,11 +10,12 @@ merging the same points in any chunking yields the same set of objective vectors
 Strategy: a batch at least as large as the front goes through one nondominated filter
 over the union, front first: for ``m = 2`` a numpy sweep along the first objective
 (:func:`_nondominated_2d`, ``O(N log N)``, about 25 ns per point), beyond that moocore's
-``is_nondominated`` (``O(N log N)`` for ``m = 3``, ``O(N log^{m-2} N)`` beyond). A smaller batch is first reduced to its own nondominated rows;
-the survivors ``c`` are then compared with the ``n``-point front either pairwise in
-broadcast blocks (``O(n c m)``, about 15 ns per pair), or by one more filter over the union
-with the front first (about 0.03 us per point for ``m = 2``, 1 us for ``m = 3``,
-3 us for ``m = 4`` and 8 us for ``m = 5`` on front-like data), whichever a measured cost model
+``is_nondominated`` (``O(N log N)`` for ``m = 3``, ``O(N log^{m-2} N)`` beyond). A smaller
+batch is first reduced to its own nondominated rows; the survivors ``c`` are then
+compared with the ``n``-point front either pairwise in broadcast blocks (``O(n c m)``,
+about 15 ns per pair), or by one more filter over the union with the front first (about
+0.03 us per point for ``m = 2``, 1 us for ``m = 3``, 3 us for ``m = 4`` and 8 us for
+``m = 5`` on front-like data), whichever a measured cost model
 predicts is cheaper: a few candidates against a large front go pairwise.
 """
 
