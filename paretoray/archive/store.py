@@ -245,15 +245,14 @@ def _strings(value: Any, k: int, name: str, *, nullable: bool) -> list[str | Non
     return [None if v is None else str(v) for v in values]
 
 
-def _string_array(value: Any, k: int, keep: np.ndarray, name: str, *,
-                  nullable: bool) -> pa.Array:
-    """Rows ``keep`` of a string column given as one string (or None) or ``k`` of them."""
-    if value is None and nullable:
+def _string_array(value: str | list[str | None] | None, keep: np.ndarray) -> pa.Array:
+    """Rows ``keep`` of a string column given as one string, None (every row null) or a
+    list already checked by :func:`_strings`."""
+    if value is None:
         return pa.nulls(len(keep), pa.string())
     if isinstance(value, str):  # one value for every row: no list of k strings
         return pa.repeat(pa.scalar(value, pa.string()), len(keep))
-    values = _strings(value, k, name, nullable=nullable)
-    return pa.array([values[i] for i in keep], pa.string())
+    return pa.array([value[i] for i in keep], pa.string())
 
 
 class Store:
@@ -793,14 +792,14 @@ class Store:
             "round": pa.array(columns["round"][keep]),
             "shard": pa.array(columns["shard"][keep]),
             "member": pa.array(columns["member"][keep]),
-            "algorithm": _string_array(algorithms, k, keep, "algorithm", nullable=False),
+            "algorithm": _string_array(algorithms, keep),
             "objectives": fixed_list(obj[keep]),
             "preference": fixed_list(pref[keep]),
         }
         if d is not None:
             arrays["x"] = (pa.nulls(rows, self._schema.field("x").type) if x_arr is None
                            else fixed_list(x_arr[keep]))
-        arrays["params_ref"] = _string_array(refs, k, keep, "params_ref", nullable=True)
+        arrays["params_ref"] = _string_array(refs, keep)
         arrays["step"] = pa.array(columns["step"][keep])
         arrays["time"] = pa.repeat(pa.scalar(stamp, self._schema.field("time").type), rows)
         if cv is not None:
@@ -1169,10 +1168,12 @@ class _LazyFront:
     def table(self) -> pa.Table:
         """The front table (taken now if it was not yet)."""
         if self._source is not None or len(self.parts) != 1:
-            rows = self.source()
-            table = (pa.concat_tables(self.parts) if len(rows) == sum(
-                t.num_rows for t in self.parts) and np.array_equal(
-                rows, np.arange(len(rows))) else self._take(rows))
+            rows = self._source
+            if rows is None or (len(rows) == sum(t.num_rows for t in self.parts)
+                                and np.array_equal(rows, np.arange(len(rows)))):
+                table = pa.concat_tables(self.parts)  # every row, in order: nothing to take
+            else:
+                table = self._take(rows)
             if len(table.column("point_id").chunks) > 8:
                 table = table.combine_chunks()
             self.parts, self._source = [table], None
