@@ -89,7 +89,7 @@ from paretoray.archive.manifest import (
     journal_line,
     segment_name,
 )
-from paretoray.archive.merge import merge_nondominated
+from paretoray.archive.merge import merge_nondominated, merge_sorted_2d
 from paretoray.archive.pareto_set import ParetoSet
 from paretoray.archive.reader import (
     VerifyReport,
@@ -154,12 +154,16 @@ class FrontArrays:
         preference: A `n x m`-dim array of the points' preference vectors.
         point_id: A `n`-dim int64 array.
         shard: A `n`-dim int64 array.
+        order: For two objectives, a `n`-dim int64 array: the rows by increasing first
+            minimized objective (kept by :meth:`merge`, so that no merge sorts the front);
+            None when not known yet or ``m > 2``.
     """
 
     minimized: np.ndarray
     preference: np.ndarray
     point_id: np.ndarray
     shard: np.ndarray
+    order: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.point_id)
@@ -184,11 +188,26 @@ class FrontArrays:
             point_id=np.asarray(table["point_id"].to_numpy(), dtype=np.int64)[pick],
             shard=np.asarray(table["shard"].to_numpy(), dtype=np.int64)[pick])
 
-    def merged(self, keep: np.ndarray, new: FrontArrays, keep_new: np.ndarray) -> FrontArrays:
-        """``self``'s ``keep`` rows, then ``new``'s ``keep_new`` rows (a merge's result)."""
-        return FrontArrays(*(np.concatenate([a[keep], b[keep_new]]) for a, b in zip(
-            (self.minimized, self.preference, self.point_id, self.shard),
-            (new.minimized, new.preference, new.point_id, new.shard), strict=True)))
+    def merge(self, new: FrontArrays) -> tuple[FrontArrays, np.ndarray, np.ndarray]:
+        """``new``'s points merged into this front (:func:`merge_nondominated`).
+
+        Returns:
+            ``(merged, keep, keep_new)``: the merged front, ``self``'s ``keep`` rows then
+            ``new``'s ``keep_new`` rows (two boolean masks).
+        """
+        order = None
+        if self.minimized.shape[1] == 2:  # binary searches in the sorted front
+            known = self.order if self.order is not None else np.argsort(
+                self.minimized[:, 0], kind="stable")
+            keep, keep_new, order = merge_sorted_2d(self.minimized, known, new.minimized)
+        else:
+            keep, keep_new = merge_nondominated(self.minimized, new.minimized)
+        # np.compress: numpy's boolean row indexing of a `n x 2` array is ~15x slower
+        merged = (np.concatenate([np.compress(keep, a, axis=0), np.compress(keep_new, b, axis=0)])
+                  for a, b in zip((self.minimized, self.preference, self.point_id, self.shard),
+                                  (new.minimized, new.preference, new.point_id, new.shard),
+                                  strict=True))
+        return FrontArrays(*merged, order=order), keep, keep_new
 
 
 def _now() -> datetime:
@@ -895,9 +914,8 @@ class Store:
         for p, table, ids, name, data in jobs:
             rows = table.num_rows
             candidates, new = FrontArrays.candidates(table, self.n_obj, self._sign)
-            keep_front, keep_new = merge_nondominated(cols.minimized, new.minimized)
+            cols, keep_front, keep_new = cols.merge(new)
             accepted = int(keep_new.sum())
-            cols = cols.merged(keep_front, new, keep_new)
             source = np.concatenate([source[keep_front], offset + candidates[keep_new]])
             offset += rows
             rounds = np.asarray(table["round"].to_numpy(), dtype=np.int64)

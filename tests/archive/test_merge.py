@@ -8,7 +8,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paretoray.archive import merge
-from paretoray.archive.merge import merge_nondominated, nondominated_mask, nondominated_naive
+from paretoray.archive.merge import (
+    merge_nondominated,
+    merge_sorted_2d,
+    nondominated_mask,
+    nondominated_naive,
+)
 
 from ._helpers import as_set, brute_force_front
 
@@ -81,6 +86,55 @@ def test_2d_mask_keeps_the_same_rows_as_brute_force_and_moocore() -> None:
     front_like[:40, 0] = 0.0  # members clamped at the box's bound tie in f1
     expected = np.asarray(moocore.is_nondominated(front_like, keep_weakly=False))
     assert nondominated_mask(front_like).tolist() == expected.tolist()
+
+
+def test_sorted_2d_merge_keeps_the_rows_the_brute_force_keeps() -> None:
+    """Merging batch after batch into a sorted 2-D front keeps, batch by batch, exactly the
+    rows of the union that the brute force keeps (the front's copy of equal points, then
+    the earliest new one), on tie-heavy grids with signed zeros; the order it hands on is
+    the merged front's own sort by the first objective."""
+    rng = np.random.default_rng(5)
+    for _ in range(1500):
+        hi = int(rng.integers(1, 7))
+        front, order = np.empty((0, 2)), np.empty(0, dtype=np.int64)
+        for _ in range(int(rng.integers(1, 6))):
+            new = rng.integers(-hi, hi + 1, size=(int(rng.integers(0, 14)), 2)).astype(float)
+            new[new == 0] = rng.choice([0.0, -0.0], size=int((new == 0).sum()))
+            keep_front, keep_new, order = merge_sorted_2d(front, order, new)
+            union = np.concatenate([front, new])
+            expected = nondominated_naive(union)
+            assert np.concatenate([keep_front, keep_new]).tolist() == expected.tolist()
+            front = union[expected]
+            assert order.tolist() == np.argsort(front[:, 0], kind="stable").tolist()
+            assert np.all(np.diff(front[order, 0]) > 0) and np.all(np.diff(front[order, 1]) < 0)
+
+
+def test_sorted_2d_merge_of_offers_matches_moocore() -> None:
+    """Offers of 512 front-like points merged one after the other into a growing front
+    (as a coordinator does) end with moocore's nondominated set of every point offered."""
+    import moocore
+
+    rng = np.random.default_rng(3)
+    front, order, offered = np.empty((0, 2)), np.empty(0, dtype=np.int64), []
+    for i in range(60):
+        u = rng.random(512)
+        u[:8] = 0.0  # members clamped at the box's bound tie in f1
+        new = np.stack([u, 1 - np.sqrt(u) + np.abs(rng.normal(0, 0.1 / (i + 1), 512))], axis=1)
+        keep_front, keep_new, order = merge_sorted_2d(front, order, new)
+        front = np.concatenate([front[keep_front], new[keep_new]])
+        offered.append(new)
+    union = np.concatenate(offered)
+    expected = union[np.asarray(moocore.is_nondominated(union, keep_weakly=False))]
+    assert as_set(front) == as_set(expected)
+    assert len(front) == len(expected) > 2000
+    np.testing.assert_array_equal(front[order, 0], np.sort(expected[:, 0]))
+
+
+def test_sorted_2d_merge_refuses_what_it_cannot_merge() -> None:
+    with pytest.raises(ValueError, match="2 objectives"):
+        merge_sorted_2d(np.zeros((1, 3)), np.zeros(1, dtype=np.int64), np.zeros((1, 3)))
+    with pytest.raises(ValueError, match="`order` of shape"):
+        merge_sorted_2d(np.zeros((2, 2)), np.zeros(1, dtype=np.int64), np.zeros((1, 2)))
 
 
 def test_merge_shapes_and_empty() -> None:
