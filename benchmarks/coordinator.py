@@ -72,7 +72,12 @@ SHARE_NOTE = (
     "against the CPU seconds the searches' own stepping threads spent in the extra rounds "
     "(`engine_cpu_s` of the commit records, long search minus short): what the service "
     "costs besides its steps, however fast the other jobs on the machine let those steps "
-    "run in that search."
+    "run in that search. **Steady state**: the same extra rounds inside the long search "
+    "alone, from the completion of round 2 (its last shard's commit record) to that of "
+    "the last round, in wall seconds and in the process tree's CPU seconds over that span "
+    "(interpolated between samples), against the same steps alone: no search's start-up "
+    "or shutdown enters it (at 8 workers several CPU seconds each, which the difference "
+    "of two searches cancels only on average)."
 )
 
 
@@ -219,6 +224,8 @@ class TreeCpu:
         self._base: dict[int, float] = {}
         self._kinds: dict[int, str] = {}
         self._own = 0.0
+        #: (time.time(), CPU seconds of the tree so far) at every sample, for :meth:`at`.
+        self.series: list[tuple[float, float]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -245,10 +252,19 @@ class TreeCpu:
         out["driver"] -= self._own
         return out
 
+    def at(self, t: float) -> float:
+        """The tree's CPU seconds from the block's start to time ``t`` (``time.time()``),
+        interpolated between the two samples around it."""
+        times = [u for u, _ in self.series]
+        return float(np.interp(t, times, [c for _, c in self.series]))
+
     def _run(self) -> None:
         t0 = time.thread_time()
+        self.series.append((time.time(), 0.0))
         while not self._stop.wait(self.period):
             self._last.update(self._sample())
+            used = sum(v - self._base.get(pid, 0.0) for pid, v in self._last.items())
+            self.series.append((time.time(), used - (time.thread_time() - t0)))
         self._own = time.thread_time() - t0
 
     def _sample(self) -> dict[int, float]:
@@ -334,12 +350,14 @@ def _engine_one_process(members: int, steps: int) -> float:
 
 
 def _search(population: int, rounds: int, workers: int, cpu: float, steps_per_round: int,
-            **options: Any) -> tuple[float, float, float, dict[str, float], float]:
+            **options: Any) -> tuple[float, float, float, dict[str, float], float,
+                                     dict[int, float], TreeCpu]:
     """One search: its wall seconds, the CPU seconds of this process tree meanwhile, the
     inside share from its commit records (per shard, ``1 - engine seconds / wall``
     between consecutive commits; each shard's first round, with start-up, left out), the
-    CPU seconds by process kind, and the CPU seconds of its engine steps (the stepping
-    threads', summed over every committed round)."""
+    CPU seconds by process kind, the CPU seconds of its engine steps (the stepping
+    threads', summed over every committed round), when each round was complete (its last
+    shard's commit, ``time.time()``), and the CPU meter (:meth:`TreeCpu.at`)."""
     import paretoray as pr
 
     with tempfile.TemporaryDirectory() as d:
@@ -364,7 +382,11 @@ def _search(population: int, rounds: int, workers: int, cpu: float, steps_per_ro
             walls += b["time"] - a["time"]
             engine += b["engine_s"]
     inside = 1.0 - engine / walls if walls > 0 else float("nan")
-    return wall, cpu_s, inside, kinds, sum(r.get("engine_cpu_s", 0.0) for r in records)
+    complete = {rnd: max(r["time"] for r in recs)
+                for rnd, recs in itertools.groupby(sorted(records, key=lambda r: r["round"]),
+                                                   key=lambda r: r["round"])}
+    return (wall, cpu_s, inside, kinds, sum(r.get("engine_cpu_s", 0.0) for r in records),
+            complete, meter)
 
 
 def outside_share(population: int, workers: int, rounds: int, extra: int,
@@ -379,19 +401,28 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
     And ``1 - steps' CPU in the search / (long - short)`` in CPU seconds, the steps' CPU
     taken from the searches' own commit records (long minus short): what the service
     costs besides the steps it ran, whatever speed other jobs left those steps.
+    And in steady state: ``1 - engine alone / (the long search's wall and CPU seconds
+    from the completion of round ``rounds`` to that of its last round)`` -- the same extra
+    rounds inside one search, so that the start-up and shutdown of two searches (several
+    CPU seconds at 8 workers, never quite equal) do not enter the difference.
     ``options`` go to every search (e.g. ``checkpoint_every``).
     """
     cpu = 2.0 / workers if workers else 1.0
     steps = extra * steps_per_round
     out: dict[str, list[float]] = {k: [] for k in (
-        "outside", "outside_cpu", "outside_cpu_in_run", "inside", "extra_s", "extra_cpu_s",
+        "outside", "outside_cpu", "outside_cpu_in_run", "steady", "steady_cpu", "steady_s",
+        "steady_cpu_s", "inside", "extra_s", "extra_cpu_s",
         "alone_s", "alone_cpu_s", *(f"kind:{kind}" for kind in PROCESS_KINDS))}
     _search(population, 1, workers, cpu, steps_per_round, **options)  # imports, Ray's pool
     for _ in range(repeats):
-        short, short_cpu, _, short_kinds, short_steps = _search(
+        short, short_cpu, _, short_kinds, short_steps, _, _ = _search(
             population, rounds, workers, cpu, steps_per_round, **options)
-        long, long_cpu, inside, long_kinds, long_steps = _search(
+        long, long_cpu, inside, long_kinds, long_steps, complete, meter = _search(
             population, rounds + extra, workers, cpu, steps_per_round, **options)
+        # the long search's extra rounds in steady state: from the round that completed
+        # the short search's rounds to its last one (no start-up, no shutdown)
+        t_a, t_b = complete[rounds - 1], complete[rounds + extra - 1]
+        steady, steady_cpu = t_b - t_a, meter.at(t_b) - meter.at(t_a)
         for kind in PROCESS_KINDS:
             out[f"kind:{kind}"].append(long_kinds[kind] - short_kinds[kind])
         alone, alone_cpu = engine_alone(population, workers, rounds, extra,
@@ -406,6 +437,10 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
                                   if long_cpu > short_cpu else float("nan"))
         out["outside_cpu_in_run"].append(1.0 - (long_steps - short_steps) / (long_cpu - short_cpu)
                                          if long_cpu > short_cpu else float("nan"))
+        out["steady_s"].append(steady)
+        out["steady_cpu_s"].append(steady_cpu)
+        out["steady"].append(1.0 - alone / steady)
+        out["steady_cpu"].append(1.0 - alone_cpu / steady_cpu)
     k = max(workers, 1)
     old = _engine_one_process(population // k, steps) * k / min(k, os.cpu_count() or 1)
     return {"workers": workers, **out, "old_baseline_s": old,
@@ -476,10 +511,11 @@ def main() -> None:
                   SHARE_NOTE, "",
                   "| workers | inside: commit records | outside, wall: extra rounds vs "
                   "the same processes stepping alone | outside, CPU seconds | outside, CPU "
-                  "seconds, against the steps' CPU in the search | extra rounds' "
+                  "seconds, against the steps' CPU in the search | outside, steady state: "
+                  "wall | outside, steady state: CPU seconds | extra rounds' "
                   "wall s | their steps alone, wall s | extra rounds' CPU s | their steps "
                   "alone, CPU s | outside vs the old baseline (one process x k / 2) |",
-                  "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+                  "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
         ray_started = False
         kinds_rows = []
         for workers in args.workers or ([0, 2] if args.quick else [0, 1, 2, 8]):
@@ -497,6 +533,8 @@ def main() -> None:
                          f"{_median_range(r['outside'], 100)}% | "
                          f"{_median_range(r['outside_cpu'], 100)}% | "
                          f"{_median_range(r['outside_cpu_in_run'], 100)}% | "
+                         f"{_median_range(r['steady'], 100)}% | "
+                         f"{_median_range(r['steady_cpu'], 100)}% | "
                          f"{_median_range(r['extra_s'], fmt='.2f')} | "
                          f"{_median_range(r['alone_s'], fmt='.2f')} | "
                          f"{_median_range(r['extra_cpu_s'], fmt='.2f')} | "
