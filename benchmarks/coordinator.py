@@ -72,12 +72,13 @@ SHARE_NOTE = (
     "against the CPU seconds the searches' own stepping threads spent in the extra rounds "
     "(`engine_cpu_s` of the commit records, long search minus short): what the service "
     "costs besides its steps, however fast the other jobs on the machine let those steps "
-    "run in that search. **Steady state**: the same extra rounds inside the long search "
-    "alone, from the completion of round 2 (its last shard's commit record) to that of "
-    "the last round, in wall seconds and in the process tree's CPU seconds over that span "
-    "(interpolated between samples), against the same steps alone: no search's start-up "
-    "or shutdown enters it (at 8 workers several CPU seconds each, which the difference "
-    "of two searches cancels only on average)."
+    "run in that search. **Steady state**: the long search alone, while every shard runs "
+    "(from the last shard's commit of round 1 to the first shard's commit of its last "
+    "round; the rounds each shard completed in that span interpolated from its commit "
+    "times, as shards drift seconds apart), wall and process-tree CPU seconds per "
+    "shard-round, against the steps alone per shard-round: no start-up enters it (at 8 "
+    "workers a search's start-up takes ~18 s and ~34 CPU seconds, varying by seconds "
+    "between searches, which the difference of two searches does not cancel)."
 )
 
 
@@ -382,11 +383,34 @@ def _search(population: int, rounds: int, workers: int, cpu: float, steps_per_ro
             walls += b["time"] - a["time"]
             engine += b["engine_s"]
     inside = 1.0 - engine / walls if walls > 0 else float("nan")
-    complete = {rnd: max(r["time"] for r in recs)
-                for rnd, recs in itertools.groupby(sorted(records, key=lambda r: r["round"]),
-                                                   key=lambda r: r["round"])}
+    commits = {shard: [(r["round"], r["time"]) for r in recs]
+               for shard, recs in by_shard.items()}
     return (wall, cpu_s, inside, kinds, sum(r.get("engine_cpu_s", 0.0) for r in records),
-            complete, meter)
+            commits, meter)
+
+
+def steady_state(commits: dict[int, list[tuple[int, float]]],
+                 meter: TreeCpu) -> tuple[float, float]:
+    """Wall and CPU seconds a shard-round takes while every shard of a search runs.
+
+    The span runs from the moment the last shard committed its round 1 (every shard
+    started, round 0 with its start-up done) to the moment the first shard committed its
+    last round (none finished yet). Shards drift apart by seconds (their start-ups differ),
+    so the rounds in the span are counted per shard, as the fraction of its rounds it
+    completed by each end (its commit times interpolated); the CPU is the process tree's
+    over the span (:meth:`TreeCpu.at`).
+
+    Returns:
+        ``(span / shard-rounds, CPU seconds / shard-rounds)``.
+    """
+    a = max(t for c in commits.values() for rnd, t in c if rnd == 1)
+    b = min(max(t for _, t in c) for c in commits.values())
+    done = 0.0
+    for c in commits.values():
+        rounds, times = zip(*sorted(c, key=lambda rt: rt[1]), strict=True)
+        completed = np.asarray(rounds, dtype=float) + 1.0
+        done += float(np.interp(b, times, completed) - np.interp(a, times, completed))
+    return (b - a) / done, (meter.at(b) - meter.at(a)) / done
 
 
 def outside_share(population: int, workers: int, rounds: int, extra: int,
@@ -401,10 +425,10 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
     And ``1 - steps' CPU in the search / (long - short)`` in CPU seconds, the steps' CPU
     taken from the searches' own commit records (long minus short): what the service
     costs besides the steps it ran, whatever speed other jobs left those steps.
-    And in steady state: ``1 - engine alone / (the long search's wall and CPU seconds
-    from the completion of round ``rounds`` to that of its last round)`` -- the same extra
-    rounds inside one search, so that the start-up and shutdown of two searches (several
-    CPU seconds at 8 workers, never quite equal) do not enter the difference.
+    And in steady state (:func:`steady_state`): ``1 - (engine alone per shard-round) /
+    (the long search's per shard-round while every shard runs)``, in wall and CPU
+    seconds: inside one search, so that the start-ups of two searches (at 8 workers
+    ~18 s and ~34 CPU seconds each, varying by seconds) do not enter a difference.
     ``options`` go to every search (e.g. ``checkpoint_every``).
     """
     cpu = 2.0 / workers if workers else 1.0
@@ -417,12 +441,10 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
     for _ in range(repeats):
         short, short_cpu, _, short_kinds, short_steps, _, _ = _search(
             population, rounds, workers, cpu, steps_per_round, **options)
-        long, long_cpu, inside, long_kinds, long_steps, complete, meter = _search(
+        long, long_cpu, inside, long_kinds, long_steps, commits, meter = _search(
             population, rounds + extra, workers, cpu, steps_per_round, **options)
-        # the long search's extra rounds in steady state: from the round that completed
-        # the short search's rounds to its last one (no start-up, no shutdown)
-        t_a, t_b = complete[rounds - 1], complete[rounds + extra - 1]
-        steady, steady_cpu = t_b - t_a, meter.at(t_b) - meter.at(t_a)
+        # the long search while every shard runs, per shard-round (no start-up, no end)
+        steady, steady_cpu = steady_state(commits, meter)
         for kind in PROCESS_KINDS:
             out[f"kind:{kind}"].append(long_kinds[kind] - short_kinds[kind])
         alone, alone_cpu = engine_alone(population, workers, rounds, extra,
@@ -437,10 +459,11 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
                                   if long_cpu > short_cpu else float("nan"))
         out["outside_cpu_in_run"].append(1.0 - (long_steps - short_steps) / (long_cpu - short_cpu)
                                          if long_cpu > short_cpu else float("nan"))
+        shard_rounds = max(workers, 1) * extra  # what the steps alone ran
         out["steady_s"].append(steady)
         out["steady_cpu_s"].append(steady_cpu)
-        out["steady"].append(1.0 - alone / steady)
-        out["steady_cpu"].append(1.0 - alone_cpu / steady_cpu)
+        out["steady"].append(1.0 - alone / shard_rounds / steady)
+        out["steady_cpu"].append(1.0 - alone_cpu / shard_rounds / steady_cpu)
     k = max(workers, 1)
     old = _engine_one_process(population // k, steps) * k / min(k, os.cpu_count() or 1)
     return {"workers": workers, **out, "old_baseline_s": old,

@@ -32,6 +32,7 @@ from paretoray.errors import ConfigError, ShapeError
 
 __all__ = [
     "HypervolumeIndicator",
+    "default_ref_point",
     "hypervolume",
     "hypervolume_contributions",
     "igd",
@@ -104,6 +105,34 @@ def _hv2d(F: np.ndarray, ref: np.ndarray) -> float:
     f2 = np.minimum.accumulate(F[order, 1])
     widths = np.diff(np.append(f1, ref[0]))
     return float(np.sum(widths * (ref[1] - f2)))
+
+
+def default_ref_point(F: Any, /) -> np.ndarray:
+    """The reference point paretoray uses when a run names none: ``max + 0.1 |max|`` per
+    objective of minimized points ``F`` (``1.1 * max`` for a positive maximum, and still
+    worse than every point for a non-positive one), or ``max + 0.1 (max - min)`` where
+    ``max == 0``, or ``max + 1`` where every point has the same 0.
+
+    It depends on the points themselves: compare hypervolumes across runs only with a
+    fixed reference point.
+
+    Args:
+        F: A `k x m`-dim array of minimized objective values.
+
+    Returns:
+        An `m`-dim array (all ones when ``F`` is empty).
+
+    Example:
+        >>> default_ref_point(np.array([[1.0, -2.0], [2.0, -4.0]])).tolist()
+        [2.2, -1.8]
+    """
+    P = _as_points(F).astype(np.float64, copy=False)
+    if P.shape[0] == 0:
+        return np.ones(P.shape[1])
+    nadir, ideal = P.max(axis=0), P.min(axis=0)
+    margin = 0.1 * np.abs(nadir)
+    span = 0.1 * (nadir - ideal)
+    return nadir + np.where(margin > 0, margin, np.where(span > 0, span, 1.0))
 
 
 def hypervolume(F: Any, /, ref: Any) -> float:

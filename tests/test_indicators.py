@@ -281,3 +281,22 @@ def test_nondominated_filters_in_order_and_keeps_dtype(dtype):
     assert is_nondominated(np.zeros((0, 2))).shape == (0,)
     with pytest.raises(ShapeError):
         is_nondominated(np.ones((2, 2, 2)))
+
+
+def test_default_ref_point_is_worse_than_every_point_on_every_axis():
+    """1.1 * max for positive maxima; for a non-positive maximum still above it (a tenth
+    of |max|, of the spread where max == 0, or 1 where every point has the same 0); the
+    ParetoSet and the dashboard take theirs from it."""
+    from paretoray.archive import ParetoSet
+    from paretoray.viz.data import _ref_point
+
+    F = np.array([[1.0, -2.0, 0.0, 0.0], [2.0, -4.0, -3.0, 0.0]])
+    np.testing.assert_allclose(ind.default_ref_point(F), [2.2, -1.8, 0.3, 1.0])
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        P = rng.normal(size=(int(rng.integers(1, 30)), 3)) * rng.choice([0.0, 1.0, 10.0], 3)
+        assert np.all(ind.default_ref_point(P) > P.max(axis=0))
+    np.testing.assert_array_equal(ind.default_ref_point(np.empty((0, 2))), [1.0, 1.0])
+    pos = np.array([[0.0, 1.0], [1.0, 0.5]])
+    np.testing.assert_allclose(ParetoSet.from_arrays(pos).default_ref_point(), [1.1, 1.1])
+    np.testing.assert_allclose(_ref_point({"n_obj": 2}, None, pos, np.ones(2)), [1.1, 1.1])

@@ -417,14 +417,9 @@ class ParetoSet:
         ref = self.meta.get("ref_point")
         if ref is not None:
             return np.asarray(ref, dtype=np.float64).reshape(self.n_obj)
-        obj = self.minimized
-        if len(obj) == 0:
-            return self._sign.copy()
-        nadir, ideal = obj.max(axis=0), obj.min(axis=0)
-        margin = 0.1 * np.abs(nadir)
-        span = 0.1 * (nadir - ideal)
-        margin = np.where(margin > 0, margin, np.where(span > 0, span, 1.0))
-        return (nadir + margin) * self._sign
+        from paretoray.indicators import default_ref_point
+
+        return default_ref_point(self.minimized) * self._sign
 
     def hypervolume(self, ref: Sequence[float] | np.ndarray | None = None) -> float:
         """The hypervolume dominated by the set and bounded by ``ref`` (moocore).

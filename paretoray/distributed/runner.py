@@ -23,7 +23,7 @@ import stat
 import threading
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,6 +40,7 @@ from paretoray.distributed.messages import (
     SessionStart,
     Summary,
 )
+from paretoray.distributed.placement import Node, nodes_for
 from paretoray.distributed.worker import run_shard
 from paretoray.errors import ConfigError, ParetorayError
 from paretoray.progress import Progress
@@ -232,15 +233,22 @@ def _private_token_file() -> None:
             path.chmod(0o600)
 
 
-def check_resources(resources: dict[str, float], workers: int) -> None:
-    """Refuse, before anything is written, per-worker resources no node can provide."""
-    import ray
+def check_resources(resources: Mapping[str, float],
+                    cluster: Sequence[Mapping[str, Any]]) -> list[Node]:
+    """The live nodes that can hold a worker asking for ``resources`` (Tune's names), with
+    how many each holds (:func:`~paretoray.distributed.placement.nodes_for`); when there
+    is none, refuse before anything is written.
 
-    want = {"CPU": float(resources.get("cpu", 0)), "GPU": float(resources.get("gpu", 0))}
-    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
-    if any(all(n.get(k, 0.0) >= v for k, v in want.items()) for n in nodes):
-        return
-    have = ", ".join(f"cpu={n.get('CPU', 0):g} gpu={n.get('GPU', 0):g}" for n in nodes)
+    Args:
+        resources: What each worker asks for (``{"cpu": 0.5, "gpu": 0.25}``).
+        cluster: ``ray.nodes()``.
+    """
+    nodes = nodes_for(resources, cluster)
+    if nodes:
+        return nodes
+    have = ", ".join(f"cpu={n.get('Resources', {}).get('CPU', 0):g} "
+                     f"gpu={n.get('Resources', {}).get('GPU', 0):g}"
+                     for n in cluster if n.get("Alive"))
     raise ConfigError(
         f"resources={dict(resources)!r} per worker cannot be met: no node of this Ray "
         f"cluster has that much (nodes: {have or 'none'}). Lower `resources` (a fraction "
@@ -278,7 +286,7 @@ def run_on_ray(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool
     from ray import tune
 
     from paretoray.distributed.coordinator import coordinator_actor
-    from paretoray.distributed.placement import nodes_for, spread, trial_resources
+    from paretoray.distributed.placement import spread, trial_resources
     from paretoray.distributed.scheduler import ParetoScheduler
     from paretoray.distributed.worker import shard_trainable
 
@@ -291,7 +299,8 @@ def run_on_ray(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool
             per = float(settings.resources.get("cpu", 1) or 1)
             population = len(plan.initial_prefs) or _population(plan)
             plan = dataclasses.replace(plan, workers=max(1, min(population, int(cpus / per))))
-        check_resources(settings.resources, plan.workers)
+        resources = _worker_resources(settings.resources, plan)
+        nodes = check_resources(resources, ray.nodes())
         _check_not_locked(plan.run_dir)
         name = f"paretoray-coordinator-{uuid.uuid4().hex[:8]}"
         namespace = ray.get_runtime_context().namespace
@@ -302,8 +311,7 @@ def run_on_ray(plan: RunPlan, cfg: Any, settings: RaySettings, *, progress: bool
         for message, category in ray.get(actor.take_warnings.remote()):
             warnings.warn(f"coordinator: {message}", category, stacklevel=3)
         session = session_plan(plan, start, cfg)
-        resources = _worker_resources(settings.resources, plan)
-        targets = spread(plan.workers, nodes_for(resources, ray.nodes()))
+        targets = spread(plan.workers, nodes)
         trainable = tune.with_resources(
             tune.with_parameters(shard_trainable, plan=session, coordinator=name,
                                  namespace=namespace), trial_resources(resources, targets))

@@ -260,13 +260,9 @@ def _ref_point(meta: dict[str, Any], truth: np.ndarray | None, all_obj: np.ndarr
     ref = meta.get("ref_point")
     if ref is not None:
         return np.asarray(ref, dtype=np.float64).reshape(m) * sign
-    base = truth if truth is not None else all_obj
-    if len(base) == 0:
-        return np.ones(m)
-    nadir, ideal = base.max(axis=0), base.min(axis=0)
-    margin = 0.1 * np.abs(nadir)
-    span = 0.1 * (nadir - ideal)
-    return nadir + np.where(margin > 0, margin, np.where(span > 0, span, 1.0))
+    from paretoray.indicators import default_ref_point
+
+    return default_ref_point(truth if truth is not None else all_obj.reshape(-1, m))
 
 
 def _history(rounds: np.ndarray, objectives: np.ndarray, ref: np.ndarray,

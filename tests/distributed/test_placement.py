@@ -57,3 +57,18 @@ def test_slots_count_every_resource_asked_for_and_skip_dead_nodes():
 @pytest.mark.parametrize("resources", [{}, {"cpu": 0, "gpu": 0}])
 def test_nothing_asked_for_counts_as_tunes_one_cpu(resources):
     assert nodes_for(resources, [_node("n", CPU=3.0)]) == [Node("n", 3)]
+
+
+def test_resources_no_live_node_can_hold_are_refused_naming_the_nodes():
+    """The refusal before a run starts uses the same count as the spread: the GPU share a
+    network shard is given is checked too, and a dead node's resources never count."""
+    from paretoray.distributed.runner import check_resources
+    from paretoray.errors import ConfigError
+
+    cluster = [_node("a", CPU=4.0, GPU=0.0), _node("b", alive=False, CPU=8.0, GPU=2.0)]
+    assert check_resources({"cpu": 0.5}, cluster) == [Node("a", 8)]
+    with pytest.raises(ConfigError, match=r"resources=\{'cpu': 1.0, 'gpu': 0.5\} per worker "
+                                          r"cannot be met.*nodes: cpu=4 gpu=0\)"):
+        check_resources({"cpu": 1.0, "gpu": 0.5}, cluster)
+    with pytest.raises(ConfigError, match=r"cannot be met.*nodes: none"):
+        check_resources({"cpu": 1.0}, [])
