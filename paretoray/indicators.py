@@ -264,6 +264,10 @@ def igd(F: Any, /, front: Any) -> float:
     if P.shape[0] == 0:
         return math.inf
     if P.shape[0] * Z.shape[0] > _IGD_BRUTE_PAIRS:
+        if P.shape[1] == 2:
+            staircase = _igd_staircase(P, Z)
+            if staircase is not None:
+                return staircase
         # the same exact nearest distances from a k-d tree: O((k + r) log k) instead of
         # O(k r) (the coordinator reports IGD every round: 2 x 10^3 reference points
         # against a 4 x 10^3-point front cost 16-37 ms a round brute force, ~2 ms so)
@@ -276,6 +280,39 @@ def igd(F: Any, /, front: Any) -> float:
     import moocore
 
     return float(moocore.igd(P, ref=Z))
+
+
+def _igd_staircase(P: np.ndarray, Z: np.ndarray) -> float | None:
+    """:func:`igd` of a `k x 2` set that is a staircase -- its second objective never
+    rises along its first, as on a 2-D front -- by binary search, no k-d tree; None when
+    ``P`` is no staircase or the search would not pay.
+
+    Along the staircase, the points before both the first with ``p1 >= z1`` and the first
+    with ``p2 <= z2`` only move away from ``z`` the earlier they come, and those after both
+    the later they come: only the point just before, the point at, and the points between
+    those two indices can be nearest to ``z``. Near a true front that is a handful of
+    points per reference point (a coordinator's IGD at 3 x 10^4 points: ~0.5 ms, the k-d
+    tree ~3.5 ms); far from it, when too many points lie between, the k-d tree is used.
+    """
+    order = np.argsort(P[:, 0], kind="stable")
+    f1, f2 = P[order, 0], P[order, 1]
+    if np.any(f2[1:] > f2[:-1]):
+        return None
+    n = len(f1)
+    lo = np.minimum(np.searchsorted(f1, Z[:, 0], side="left"),
+                    np.searchsorted(-f2, -Z[:, 1], side="left"))
+    hi = np.maximum(np.searchsorted(f1, Z[:, 0], side="left"),
+                    np.searchsorted(-f2, -Z[:, 1], side="left"))
+    start, stop = np.maximum(lo - 1, 0), np.minimum(hi, n - 1)
+    counts = stop - start + 1
+    total = int(counts.sum())
+    if total > 4 * n + 8 * len(Z):
+        return None
+    first = np.cumsum(counts) - counts
+    rows = np.repeat(start - first, counts) + np.arange(total)
+    near = np.repeat(Z, counts, axis=0)
+    d2 = (f1[rows] - near[:, 0]) ** 2 + (f2[rows] - near[:, 1]) ** 2
+    return float(np.sqrt(np.minimum.reduceat(d2, first)).mean())
 
 
 def igd_plus(F: Any, /, front: Any) -> float:

@@ -300,3 +300,34 @@ def test_default_ref_point_is_worse_than_every_point_on_every_axis():
     pos = np.array([[0.0, 1.0], [1.0, 0.5]])
     np.testing.assert_allclose(ParetoSet.from_arrays(pos).default_ref_point(), [1.1, 1.1])
     np.testing.assert_allclose(_ref_point({"n_obj": 2}, None, pos, np.ones(2)), [1.1, 1.1])
+
+
+def test_igd_of_a_2d_front_by_binary_search_equals_the_nearest_neighbours_of_a_kd_tree():
+    """Large 2-D fronts (a staircase: f2 never rises along f1) take IGD by binary search;
+    every value equals the mean of scipy's exact nearest distances, near the true front
+    and far from it (where the k-d tree takes over), with ties in f1 and f2, and for a
+    set that is no staircase."""
+    from scipy.spatial import cKDTree
+
+    from paretoray.archive.merge import nondominated_mask
+
+    rng = np.random.default_rng(7)
+    t = np.linspace(0, 1, 500)
+    truth = np.stack([t, 1 - np.sqrt(t)], axis=1)
+    used = []
+    for offset in (0.0005, 0.002, 0.01, 0.3):
+        u = rng.random(20_000)
+        u[:200] = np.round(u[:200], 2)  # ties in f1
+        F = np.stack([u, 1 - np.sqrt(u) + 0.002 * rng.random(20_000)], axis=1)
+        F = F[nondominated_mask(F)] + [0.0, offset]  # a front that far above the truth
+        expected = cKDTree(F).query(truth)[0].mean()
+        assert ind.igd(F, truth) == pytest.approx(expected, rel=1e-12, abs=0)
+        used.append(ind._igd_staircase(F, truth) is not None)
+        steps = np.repeat(F[::50], 3, axis=0)  # repeated points: still a staircase
+        assert ind.igd(steps, truth) == pytest.approx(cKDTree(steps).query(truth)[0].mean(),
+                                                      rel=1e-12, abs=0)
+    assert used[0] and not used[-1]  # near the truth by search, far by the tree
+    cloud = rng.random((5000, 2))  # no staircase: the k-d tree
+    assert ind._igd_staircase(cloud, truth) is None
+    assert ind.igd(cloud, truth) == pytest.approx(cKDTree(cloud).query(truth)[0].mean(),
+                                                  rel=1e-12, abs=0)
