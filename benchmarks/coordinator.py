@@ -78,7 +78,9 @@ SHARE_NOTE = (
     "times, as shards drift seconds apart), wall and process-tree CPU seconds per "
     "shard-round, against the steps alone per shard-round: no start-up enters it (at 8 "
     "workers a search's start-up takes ~18 s and ~34 CPU seconds, varying by seconds "
-    "between searches, which the difference of two searches does not cancel)."
+    "between searches, which the difference of two searches does not cancel); and the "
+    "process tree's CPU over that span against the steps' own CPU in it (`engine_cpu_s`, "
+    "interpolated per shard the same way)."
 )
 
 
@@ -383,14 +385,14 @@ def _search(population: int, rounds: int, workers: int, cpu: float, steps_per_ro
             walls += b["time"] - a["time"]
             engine += b["engine_s"]
     inside = 1.0 - engine / walls if walls > 0 else float("nan")
-    commits = {shard: [(r["round"], r["time"]) for r in recs]
+    commits = {shard: [(r["round"], r["time"], r.get("engine_cpu_s", 0.0)) for r in recs]
                for shard, recs in by_shard.items()}
     return (wall, cpu_s, inside, kinds, sum(r.get("engine_cpu_s", 0.0) for r in records),
             commits, meter)
 
 
-def steady_state(commits: dict[int, list[tuple[int, float]]],
-                 meter: TreeCpu) -> tuple[float, float]:
+def steady_state(commits: dict[int, list[tuple[int, float, float]]],
+                 meter: TreeCpu) -> tuple[float, float, float]:
     """Wall and CPU seconds a shard-round takes while every shard of a search runs.
 
     The span runs from the moment the last shard committed its round 1 (every shard
@@ -398,19 +400,24 @@ def steady_state(commits: dict[int, list[tuple[int, float]]],
     last round (none finished yet). Shards drift apart by seconds (their start-ups differ),
     so the rounds in the span are counted per shard, as the fraction of its rounds it
     completed by each end (its commit times interpolated); the CPU is the process tree's
-    over the span (:meth:`TreeCpu.at`).
+    over the span (:meth:`TreeCpu.at`), and the steps' own CPU in it the same way from
+    each shard's ``engine_cpu_s`` records.
 
     Returns:
-        ``(span / shard-rounds, CPU seconds / shard-rounds)``.
+        ``(span / shard-rounds, CPU seconds / shard-rounds, steps' CPU seconds / CPU
+        seconds)``.
     """
-    a = max(t for c in commits.values() for rnd, t in c if rnd == 1)
-    b = min(max(t for _, t in c) for c in commits.values())
-    done = 0.0
+    a = max(t for c in commits.values() for rnd, t, _ in c if rnd == 1)
+    b = min(max(t for _, t, _ in c) for c in commits.values())
+    done = steps = 0.0
     for c in commits.values():
-        rounds, times = zip(*sorted(c, key=lambda rt: rt[1]), strict=True)
+        rounds, times, cpu = zip(*sorted(c, key=lambda rtc: rtc[1]), strict=True)
         completed = np.asarray(rounds, dtype=float) + 1.0
         done += float(np.interp(b, times, completed) - np.interp(a, times, completed))
-    return (b - a) / done, (meter.at(b) - meter.at(a)) / done
+        used = np.cumsum(cpu)
+        steps += float(np.interp(b, times, used) - np.interp(a, times, used))
+    cpu_s = meter.at(b) - meter.at(a)
+    return (b - a) / done, cpu_s / done, steps / cpu_s
 
 
 def outside_share(population: int, workers: int, rounds: int, extra: int,
@@ -434,7 +441,8 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
     cpu = 2.0 / workers if workers else 1.0
     steps = extra * steps_per_round
     out: dict[str, list[float]] = {k: [] for k in (
-        "outside", "outside_cpu", "outside_cpu_in_run", "steady", "steady_cpu", "steady_s",
+        "outside", "outside_cpu", "outside_cpu_in_run", "steady", "steady_cpu",
+        "steady_in_run", "steady_s",
         "steady_cpu_s", "inside", "extra_s", "extra_cpu_s",
         "alone_s", "alone_cpu_s", *(f"kind:{kind}" for kind in PROCESS_KINDS))}
     _search(population, 1, workers, cpu, steps_per_round, **options)  # imports, Ray's pool
@@ -444,7 +452,7 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
         long, long_cpu, inside, long_kinds, long_steps, commits, meter = _search(
             population, rounds + extra, workers, cpu, steps_per_round, **options)
         # the long search while every shard runs, per shard-round (no start-up, no end)
-        steady, steady_cpu = steady_state(commits, meter)
+        steady, steady_cpu, steady_steps = steady_state(commits, meter)
         for kind in PROCESS_KINDS:
             out[f"kind:{kind}"].append(long_kinds[kind] - short_kinds[kind])
         alone, alone_cpu = engine_alone(population, workers, rounds, extra,
@@ -464,6 +472,7 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
         out["steady_cpu_s"].append(steady_cpu)
         out["steady"].append(1.0 - alone / shard_rounds / steady)
         out["steady_cpu"].append(1.0 - alone_cpu / shard_rounds / steady_cpu)
+        out["steady_in_run"].append(1.0 - steady_steps)
     k = max(workers, 1)
     old = _engine_one_process(population // k, steps) * k / min(k, os.cpu_count() or 1)
     return {"workers": workers, **out, "old_baseline_s": old,
@@ -535,10 +544,11 @@ def main() -> None:
                   "| workers | inside: commit records | outside, wall: extra rounds vs "
                   "the same processes stepping alone | outside, CPU seconds | outside, CPU "
                   "seconds, against the steps' CPU in the search | outside, steady state: "
-                  "wall | outside, steady state: CPU seconds | extra rounds' "
+                  "wall | outside, steady state: CPU seconds | outside, steady state: "
+                  "CPU seconds against the steps' CPU in the search | extra rounds' "
                   "wall s | their steps alone, wall s | extra rounds' CPU s | their steps "
                   "alone, CPU s | outside vs the old baseline (one process x k / 2) |",
-                  "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+                  "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
         ray_started = False
         kinds_rows = []
         for workers in args.workers or ([0, 2] if args.quick else [0, 1, 2, 8]):
@@ -558,6 +568,7 @@ def main() -> None:
                          f"{_median_range(r['outside_cpu_in_run'], 100)}% | "
                          f"{_median_range(r['steady'], 100)}% | "
                          f"{_median_range(r['steady_cpu'], 100)}% | "
+                         f"{_median_range(r['steady_in_run'], 100)}% | "
                          f"{_median_range(r['extra_s'], fmt='.2f')} | "
                          f"{_median_range(r['alone_s'], fmt='.2f')} | "
                          f"{_median_range(r['extra_cpu_s'], fmt='.2f')} | "
