@@ -129,8 +129,37 @@ class _InPlaceAdam:
     ``optimizer.step()`` otherwise.
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, x: Tensor) -> None:
+    def __init__(self, optimizer: torch.optim.Optimizer | None, x: Tensor,
+                 group: dict[str, Any] | None = None) -> None:
         self.optimizer, self.x = optimizer, x
+        #: Adam's options and the state, kept here while no optimizer object exists
+        self._group, self._state = group, {}
+
+    @classmethod
+    def plain(cls, optimizer: str | OptimizerFactory, x: Tensor, lr: float,
+              options: dict[str, Any]) -> _InPlaceAdam | None:
+        """The update with no ``torch.optim`` object behind it, for ``"adam"`` with at most
+        ``betas`` and ``eps`` given: building the first ``torch.optim`` optimizer of a
+        process imports ``torch._dynamo`` (about 1 s of CPU, in every worker process), and
+        nothing here needs it. None otherwise; :attr:`Engine.optimizer` builds the torch
+        optimizer on the same state when it is asked for."""
+        named = optimizer.lower() if isinstance(optimizer, str) else None
+        if not (named == "adam" or optimizer is torch.optim.Adam) or x.is_complex() or \
+                set(options) - {"betas", "eps"}:
+            return None
+        betas = tuple(float(b) for b in options.get("betas", (0.9, 0.999)))
+        eps = float(options.get("eps", 1e-8))
+        # torch.optim.Adam's own checks, with its messages
+        if not eps >= 0.0:  # NaN too (lr is checked by the engine)
+            raise ValueError(f"Invalid epsilon value: {eps}")
+        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"Invalid beta parameters: {betas}")
+        return cls(None, x, {"lr": lr, "betas": betas, "eps": eps})
+
+    def attach(self, optimizer: torch.optim.Optimizer) -> None:
+        """Hand the state kept so far to ``optimizer`` (same dict), which rules from now."""
+        optimizer.state[self.x] = self._state
+        self.optimizer = optimizer
 
     @staticmethod
     def fits(optimizer: torch.optim.Optimizer, x: Tensor) -> bool:
@@ -139,8 +168,15 @@ class _InPlaceAdam:
                 and len(groups[0]["params"]) == 1 and groups[0]["params"][0] is x
                 and not x.is_complex())
 
+    @property
+    def state(self) -> dict[str, Any]:
+        """The optimizer state of ``x`` (``step``, ``exp_avg``, ``exp_avg_sq``)."""
+        return self._state if self.optimizer is None else self.optimizer.state[self.x]
+
     def applies(self) -> bool:
         opt = self.optimizer
+        if opt is None:
+            return True
         g = opt.param_groups[0]  # read each time: load_state_dict replaces the groups
         return not (g["amsgrad"] or g["weight_decay"] or g["maximize"] or g["capturable"]
                     or g["differentiable"] or g["fused"] or g.get("decoupled_weight_decay")
@@ -148,8 +184,9 @@ class _InPlaceAdam:
                     or opt._optimizer_step_post_hooks)
 
     def step(self, grad: Tensor) -> None:
-        g, x = self.optimizer.param_groups[0], self.x
-        state = self.optimizer.state[x]
+        x = self.x
+        g = self._group if self.optimizer is None else self.optimizer.param_groups[0]
+        state = self.state
         if not state:  # as Adam's lazy initialization (a CPU step counter)
             state["step"] = torch.tensor(0.0, dtype=_scalar_dtype())
             state["exp_avg"] = torch.zeros_like(x, memory_format=torch.preserve_format)
@@ -246,8 +283,10 @@ class Engine:
         self.x = x0.to(self.device, dtype).clone().requires_grad_(True)
         self._xl = self.problem.xl.to(self.device, dtype)
         self._xu = self.problem.xu.to(self.device, dtype)
-        self.optimizer = _make_optimizer(optimizer, [self.x], self.lr,
-                                         dict(optimizer_options or {}))
+        options = dict(optimizer_options or {})
+        self._adam = _InPlaceAdam.plain(optimizer, self.x, self.lr, options)
+        self._optimizer = (None if self._adam is not None
+                           else _make_optimizer(optimizer, [self.x], self.lr, options))
         self.steps_done = 0
         self.nan_resets = 0
         #: Rows to restart reset members from (e.g. their best archived points), or None.
@@ -255,8 +294,8 @@ class Engine:
         # the fixed cost of a step: Adam inlined, the plain box clamp in place, one batched
         # backward for the Jacobian (the m-pass loop where the problem's backward cannot be
         # batched), no host sync off the CPU
-        self._adam = (_InPlaceAdam(self.optimizer, self.x)
-                      if _InPlaceAdam.fits(self.optimizer, self.x) else None)
+        if self._optimizer is not None and _InPlaceAdam.fits(self._optimizer, self.x):
+            self._adam = _InPlaceAdam(self._optimizer, self.x)
         self._plain_project = type(self.problem).project is Problem.project
         self._batched_jacobian: bool | None = None
         self._sync_free = self.device.type != "cpu"
@@ -274,9 +313,29 @@ class Engine:
         self._net = NetworkPopulation(self.problem, self.p, seed=seed, device=self.device,
                                       dtype=net_dtype)
         self.x = None
-        self.optimizer = _make_optimizer(optimizer, self._net.leaves, self.lr, options)
+        self._adam = None
+        self._optimizer = _make_optimizer(optimizer, self._net.leaves, self.lr, options)
         self.fallback = None
         self._heldout: tuple[int, Tensor, dict[str, Tensor]] | None = None
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The ``torch.optim`` optimizer of the population's parameters. For plain Adam
+        the engine updates the state itself and builds this object only when asked for,
+        on the same state tensors."""
+        if self._optimizer is None:
+            assert self._adam is not None and self._adam._group is not None
+            g = self._adam._group
+            self._optimizer = torch.optim.Adam([self.x], lr=g["lr"], betas=g["betas"],
+                                               eps=g["eps"])
+            self._adam.attach(self._optimizer)
+        return self._optimizer
+
+    def _optim_states(self) -> list[dict[str, Any]]:
+        """Every optimizer state dict (one per parameter), without building the optimizer."""
+        if self._optimizer is None and self._adam is not None:
+            return [self._adam.state]
+        return list(self.optimizer.state.values())
 
     def _network(self, what: str) -> NetworkPopulation:
         if self._net is None:
@@ -439,7 +498,7 @@ class Engine:
         """Restart the members in ``bad`` from their ``spare`` rows, without a host sync."""
         with torch.no_grad():
             self.x.copy_(torch.where(bad[:, None], spare, self.x))
-            for state in self.optimizer.state.values():
+            for state in self._optim_states():
                 for v in state.values():
                     if isinstance(v, Tensor) and v.dim() > 0 and v.shape[0] == self.p:
                         v.masked_fill_(bad.view(-1, *([1] * (v.dim() - 1))), 0)
@@ -464,7 +523,7 @@ class Engine:
         x_new = self.problem.project(torch.as_tensor(x_new).to(self.device, self.dtype))
         with torch.no_grad():
             self.x[mask] = x_new
-            for state in self.optimizer.state.values():
+            for state in self._optim_states():
                 for v in state.values():
                     if isinstance(v, Tensor) and v.shape[:1] == mask.shape:
                         v[mask] = 0
@@ -562,7 +621,7 @@ class Engine:
         mask = torch.zeros(self.p, dtype=torch.bool)
         mask[index] = True
         with torch.no_grad():
-            for state in self.optimizer.state.values():
+            for state in self._optim_states():
                 for v in state.values():
                     if isinstance(v, Tensor) and v.dim() > 0 and v.shape[0] == self.p:
                         v[mask.to(v.device)] = 0
@@ -583,7 +642,8 @@ class Engine:
                "steps_done": torch.tensor(self.steps_done),
                "nan_resets": torch.tensor(self.nan_resets),
                "rng": self._generator.get_state()}
-        for key, v in self.optimizer.state.get(self.x, {}).items():
+        for key, v in (self._adam.state if self._adam is not None
+                       else self.optimizer.state.get(self.x, {})).items():
             if isinstance(v, Tensor):
                 out[f"optim.{key}"] = v.detach().cpu().clone()
         return out
@@ -606,7 +666,11 @@ class Engine:
         optim_state = {k[len("optim."):]: v.to(self.device) for k, v in state.items()
                        if k.startswith("optim.")}
         if optim_state:
-            self.optimizer.state[self.x] = optim_state
+            if self._optimizer is None and self._adam is not None:
+                self._adam.state.clear()
+                self._adam.state.update(optim_state)
+            else:
+                self.optimizer.state[self.x] = optim_state
 
 
 def _weighting(algorithm: Weighting | str, problem: Problem) -> Weighting:

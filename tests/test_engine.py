@@ -167,6 +167,53 @@ def test_inlined_adam_equals_torch_adam(gram):
         torch.testing.assert_close(sa[key], sp[key], rtol=1e-12, atol=1e-15)
 
 
+def test_plain_adam_builds_no_torch_optimizer_until_asked_for():
+    """Plain Adam runs on state the engine keeps (building a torch optimizer imports
+    torch._dynamo, ~1 s of CPU per worker process); `engine.optimizer` builds one on the
+    same state when asked for, mid-run, and its options rule from then on; a checkpoint of
+    a torch-backed engine continues the same in a plain one."""
+    import subprocess
+    import sys
+
+    code = ("import sys, torch\n"
+            "from paretoray.engine import Engine\n"
+            "e = Engine('zdt1', 'epo', torch.tensor([[0.3, 0.7], [0.6, 0.4]]), lr=0.01)\n"
+            "e.run(5); e.reset_members(torch.tensor([True, False])); e.state_dict()\n"
+            "print('torch._dynamo' in sys.modules)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "False"
+
+    problem = Quadratics()
+    prefs = torch.tensor([[0.2, 0.8], [0.5, 0.5], [0.9, 0.1]], dtype=torch.float64)
+    kw = {"lr": 0.05, "seed": 4, "device": "cpu"}
+    asked, never = eng.Engine(problem, FixedWeights(True), prefs, **kw), \
+        eng.Engine(problem, FixedWeights(True), prefs, **kw)
+    asked.run(10)
+    opt = asked.optimizer
+    assert type(opt) is torch.optim.Adam and float(opt.state[asked.x]["step"]) == 10
+    asked.run(10)
+    never.run(20)
+    torch.testing.assert_close(asked.x, never.x, rtol=0, atol=0)
+    assert float(asked.optimizer.state[asked.x]["step"]) == 20
+    opt.param_groups[0]["lr"] = 0.0  # the torch optimizer's options rule now
+    before = asked.x.detach().clone()
+    asked.run(3)
+    torch.testing.assert_close(asked.x, before, rtol=0, atol=0)
+
+    backed = eng.Engine(problem, FixedWeights(True), prefs, optimizer=_TorchAdam, **kw)
+    backed.run(7)
+    plain = eng.Engine(problem, FixedWeights(True), prefs, **kw)
+    plain.load_state_dict(backed.state_dict())
+    backed.run(5)
+    plain.run(5)
+    torch.testing.assert_close(plain.x, backed.x, rtol=1e-12, atol=1e-15)
+    with pytest.raises(ValueError, match="Invalid epsilon value"):
+        eng.Engine(problem, FixedWeights(True), prefs, optimizer_options={"eps": -1.0})
+    with pytest.raises(ValueError, match="Invalid beta parameters"):
+        eng.Engine(problem, FixedWeights(True), prefs, optimizer_options={"betas": (0.9, 1.0)})
+
+
 def test_sync_free_steps_equal_the_cpu_steps():
     """The path used off the CPU (no host sync per step) takes the same steps."""
     problem = Quadratics()
