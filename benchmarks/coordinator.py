@@ -354,13 +354,13 @@ def _engine_one_process(members: int, steps: int) -> float:
 
 def _search(population: int, rounds: int, workers: int, cpu: float, steps_per_round: int,
             **options: Any) -> tuple[float, float, float, dict[str, float], float,
-                                     dict[int, float], TreeCpu]:
+                                     dict[int, list[tuple[int, float, float]]], TreeCpu]:
     """One search: its wall seconds, the CPU seconds of this process tree meanwhile, the
     inside share from its commit records (per shard, ``1 - engine seconds / wall``
     between consecutive commits; each shard's first round, with start-up, left out), the
     CPU seconds by process kind, the CPU seconds of its engine steps (the stepping
-    threads', summed over every committed round), when each round was complete (its last
-    shard's commit, ``time.time()``), and the CPU meter (:meth:`TreeCpu.at`)."""
+    threads', summed over every committed round), each shard's commits as ``(round,
+    time.time(), engine CPU seconds)``, and the CPU meter (:meth:`TreeCpu.at`)."""
     import paretoray as pr
 
     with tempfile.TemporaryDirectory() as d:
@@ -442,8 +442,7 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
     steps = extra * steps_per_round
     out: dict[str, list[float]] = {k: [] for k in (
         "outside", "outside_cpu", "outside_cpu_in_run", "steady", "steady_cpu",
-        "steady_in_run", "steady_s",
-        "steady_cpu_s", "inside", "extra_s", "extra_cpu_s",
+        "steady_in_run", "inside", "extra_s", "extra_cpu_s",
         "alone_s", "alone_cpu_s", *(f"kind:{kind}" for kind in PROCESS_KINDS))}
     _search(population, 1, workers, cpu, steps_per_round, **options)  # imports, Ray's pool
     for _ in range(repeats):
@@ -468,8 +467,6 @@ def outside_share(population: int, workers: int, rounds: int, extra: int,
         out["outside_cpu_in_run"].append(1.0 - (long_steps - short_steps) / (long_cpu - short_cpu)
                                          if long_cpu > short_cpu else float("nan"))
         shard_rounds = max(workers, 1) * extra  # what the steps alone ran
-        out["steady_s"].append(steady)
-        out["steady_cpu_s"].append(steady_cpu)
         out["steady"].append(1.0 - alone / shard_rounds / steady)
         out["steady_cpu"].append(1.0 - alone_cpu / shard_rounds / steady_cpu)
         out["steady_in_run"].append(1.0 - steady_steps)

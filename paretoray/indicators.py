@@ -299,10 +299,9 @@ def _igd_staircase(P: np.ndarray, Z: np.ndarray) -> float | None:
     if np.any(f2[1:] > f2[:-1]):
         return None
     n = len(f1)
-    lo = np.minimum(np.searchsorted(f1, Z[:, 0], side="left"),
-                    np.searchsorted(-f2, -Z[:, 1], side="left"))
-    hi = np.maximum(np.searchsorted(f1, Z[:, 0], side="left"),
-                    np.searchsorted(-f2, -Z[:, 1], side="left"))
+    cross1 = np.searchsorted(f1, Z[:, 0], side="left")  # first p1 >= z1
+    cross2 = np.searchsorted(-f2, -Z[:, 1], side="left")  # first p2 <= z2
+    lo, hi = np.minimum(cross1, cross2), np.maximum(cross1, cross2)
     start, stop = np.maximum(lo - 1, 0), np.minimum(hi, n - 1)
     counts = stop - start + 1
     total = int(counts.sum())
